@@ -1,0 +1,71 @@
+"""The one place that touches pytest internals.
+
+awaitest needs a few things pytest does not make public: the fixture
+definitions an item's closure resolves to, how pytest binds a fixture method
+to the test instance, and the node a package-scoped fixture lives on. Each is
+wrapped here so a pytest upgrade breaks one module, not the plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+from _pytest import fixtures as _fixtures
+from _pytest.unittest import TestCaseFunction
+
+FixtureDef = _fixtures.FixtureDef
+SubRequest = _fixtures.SubRequest
+
+__all__ = [
+    "FixtureDef",
+    "SubRequest",
+    "TestCaseFunction",
+    "closure_fixturedefs",
+    "fixture_scope_node",
+    "request_item",
+    "resolve_fixture_function",
+]
+
+
+def closure_fixturedefs(item: pytest.Item) -> Iterator[FixtureDef[Any]]:
+    """Yield every fixture definition the item's fixture closure may use."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    name2defs: dict[str, Sequence[FixtureDef[Any]]] = info.name2fixturedefs
+    for name in info.names_closure:
+        yield from name2defs.get(name, ())
+
+
+def resolve_fixture_function(
+    fixturedef: FixtureDef[Any], request: pytest.FixtureRequest
+) -> Callable[..., Any]:
+    """Return the fixture's function, bound to the test instance as pytest would."""
+    return _fixtures.resolve_fixture_function(fixturedef, request)  # type: ignore[arg-type]
+
+
+def request_item(request: pytest.FixtureRequest) -> pytest.Item:
+    """Return the test item on whose behalf a fixture is being set up."""
+    item: pytest.Item = request._pyfuncitem
+    return item
+
+
+def fixture_scope_node(item: pytest.Item, scope: str, fixturedef: FixtureDef[Any] | None) -> Any:
+    """Return the node a `scope`-scoped fixture instance (or loop) of `item` lives on.
+
+    Mirrors `SubRequest.node`: a package-scoped fixture lives on the package
+    that defines it, a class-scoped one used outside a class on the item.
+    Without a fixture definition, "package" means the item's own package.
+    """
+    if scope == "function":
+        return item
+    if scope == "session":
+        return item.session
+    if scope == "package":
+        if fixturedef is not None:
+            return _fixtures.get_scope_package(item, fixturedef)
+        return item.getparent(pytest.Package) or item.session
+    node_type = pytest.Class if scope == "class" else pytest.Module
+    return item.getparent(node_type) or item

@@ -1,0 +1,169 @@
+"""Settings: ini keys, command-line options and marker arguments, validated.
+
+`Settings.parse` turns the raw values pytest hands over into one frozen
+`Settings`; `MarkerOptions.parse` does the same for one test's
+`@pytest.mark.awaitest(...)`. Every bad value raises `ConfigError` with a
+message that names the key, the value, what is allowed and where to change
+it. Nothing here imports pytest: the plugin reads the raw values and passes
+them in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from . import _loops, _scope
+from ._errors import ConfigError
+
+
+class Mode(str, enum.Enum):
+    """Which async tests and fixtures awaitest runs."""
+
+    AUTO = "auto"
+    """Every `async def` test and fixture (the default)."""
+    STRICT = "strict"
+    """Only tests marked `awaitest` and fixtures made with `awaitest.fixture`."""
+
+
+#: The value of `awaitest_default_loop_scope` that lets awaitest choose.
+AUTO_SCOPE: Final = "auto"
+
+
+def _choice(key: str, value: str, allowed: Sequence[str], where: str) -> str:
+    value = value.strip()
+    if value not in allowed:
+        msg = (
+            f"{key}: invalid value {value!r}; expected one of: {', '.join(allowed)} "
+            f"(set it {where})."
+        )
+        raise ConfigError(msg)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Session-wide settings, after the command line has overridden the ini file.
+
+    Attributes:
+        mode: Which tests and fixtures awaitest runs.
+        default_loop_scope: Loop scope for tests and fixtures that do not set
+            one, or None to let awaitest choose ("auto").
+        loop_factories: The loop implementations every async test runs on;
+            more than one parametrizes each test.
+    """
+
+    mode: Mode = Mode.AUTO
+    default_loop_scope: str | None = None
+    loop_factories: tuple[_loops.LoopFactory, ...] = (_loops.DEFAULT,)
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        mode: str | None,
+        default_loop_scope: str | None,
+        loop_factory: Sequence[str] | None,
+    ) -> Settings:
+        """Validate raw setting values.
+
+        Args:
+            mode: `awaitest_mode` / `--awaitest-mode`, or None if unset.
+            default_loop_scope: `awaitest_default_loop_scope`, or None.
+            loop_factory: `awaitest_loop_factory` entries, or None/empty.
+
+        Returns:
+            The settings.
+
+        Raises:
+            ConfigError: A value is not allowed.
+        """
+        where = "in the ini file or with --awaitest-mode"
+        parsed_mode = Mode(_choice("awaitest_mode", mode or "auto", [m.value for m in Mode], where))
+        scope = _choice(
+            "awaitest_default_loop_scope",
+            default_loop_scope or AUTO_SCOPE,
+            [AUTO_SCOPE, *_scope.LOOP_SCOPES],
+            "in the ini file",
+        )
+        factories = (
+            _loops.parse_many(list(loop_factory), "awaitest_loop_factory")
+            if loop_factory
+            else (_loops.DEFAULT,)
+        )
+        return cls(
+            mode=parsed_mode,
+            default_loop_scope=None if scope == AUTO_SCOPE else scope,
+            loop_factories=factories,
+        )
+
+
+#: Marker arguments this version understands, and the ones later features add.
+MARKER_KEYS: Final = ("loop_scope", "loop_factory")
+
+
+@dataclasses.dataclass(frozen=True)
+class MarkerOptions:
+    """The per-test options carried by `@pytest.mark.awaitest(...)`.
+
+    Attributes:
+        marked: Whether the test carries the marker at all.
+        loop_scope: The loop scope the test asked for, or None.
+        loop_factories: The loop implementations the test asked for, or None.
+    """
+
+    marked: bool = False
+    loop_scope: str | None = None
+    loop_factories: tuple[_loops.LoopFactory, ...] | None = None
+
+    @classmethod
+    def parse(
+        cls, args: Sequence[object], kwargs: Mapping[str, object], where: str
+    ) -> MarkerOptions:
+        """Validate the arguments of one `awaitest` marker.
+
+        Args:
+            args: Positional marker arguments (none are allowed).
+            kwargs: Keyword marker arguments.
+            where: The test the marker is on, for messages.
+
+        Returns:
+            The options.
+
+        Raises:
+            ConfigError: An argument is unknown or has a bad value.
+        """
+        if args:
+            msg = (
+                f"{where}: @pytest.mark.awaitest takes keyword arguments only, "
+                f"got {', '.join(map(repr, args))}; write e.g. "
+                "@pytest.mark.awaitest(loop_scope='module')."
+            )
+            raise ConfigError(msg)
+        unknown = sorted(set(kwargs) - set(MARKER_KEYS))
+        if unknown:
+            msg = (
+                f"{where}: @pytest.mark.awaitest got unknown argument(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(MARKER_KEYS)}."
+            )
+            raise ConfigError(msg)
+        loop_scope = kwargs.get("loop_scope")
+        if loop_scope is not None and not _scope.is_scope(loop_scope):
+            msg = (
+                f"{where}: @pytest.mark.awaitest(loop_scope={loop_scope!r}) is not a loop scope; "
+                f"expected one of: {', '.join(_scope.LOOP_SCOPES)}."
+            )
+            raise ConfigError(msg)
+        factory = kwargs.get("loop_factory")
+        factories = (
+            None
+            if factory is None
+            else _loops.parse_many(factory, f"{where}: @pytest.mark.awaitest(loop_factory=...)")
+        )
+        return cls(
+            marked=True,
+            loop_scope=loop_scope,  # type: ignore[arg-type]
+            loop_factories=factories,
+        )

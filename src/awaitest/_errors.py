@@ -1,0 +1,27 @@
+"""The exceptions awaitest raises.
+
+Every exception derives from `AwaitestError` and from the builtin that fits
+it, so callers can catch either. Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+
+class AwaitestError(Exception):
+    """Base class of every error awaitest raises."""
+
+
+class ConfigError(AwaitestError, ValueError):
+    """A setting (ini key, command-line option or marker argument) has a bad value."""
+
+
+class FixtureError(AwaitestError, RuntimeError):
+    """An async fixture was written or used in a way awaitest cannot run."""
+
+
+class FixtureCrashedError(AwaitestError, RuntimeError):
+    """An async fixture's own task failed while a test was using the fixture."""
+
+
+class LoopMismatchError(AwaitestError, RuntimeError):
+    """A test used an object bound to an event loop other than the one it runs on."""

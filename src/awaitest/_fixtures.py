@@ -1,0 +1,155 @@
+"""Async fixtures: the `awaitest.fixture` decorator and how pytest runs them.
+
+pytest calls fixture functions synchronously. For an async fixture awaitest
+lends pytest a sync stand-in for the duration of one setup
+(`adapt`): a function that runs a coroutine fixture to completion on the
+fixture's loop, or a generator that starts an async-generator fixture in its
+own task and, at teardown, lets that same task finish it. pytest keeps doing
+everything else (caching, parametrization, finalizer order, error reports).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Generator, Iterable, Sequence
+from typing import Any, Literal, TypeVar, overload
+
+import pytest
+
+from . import _collect, _scope
+from ._collect import FixtureOptions, Kind
+from ._contexts import ContextPatch
+from ._errors import ConfigError
+from ._runner import LoopRunner
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_Scope = Literal["session", "package", "module", "class", "function"]
+
+
+@overload
+def fixture(
+    fixture_function: F,
+    *,
+    scope: _Scope | Callable[[str, pytest.Config], _Scope] = ...,
+    loop_scope: _Scope | None = ...,
+    params: Iterable[object] | None = ...,
+    autouse: bool = ...,
+    ids: Sequence[object | None] | Callable[[Any], object | None] | None = ...,
+    name: str | None = ...,
+) -> F: ...
+
+
+@overload
+def fixture(
+    fixture_function: None = ...,
+    *,
+    scope: _Scope | Callable[[str, pytest.Config], _Scope] = ...,
+    loop_scope: _Scope | None = ...,
+    params: Iterable[object] | None = ...,
+    autouse: bool = ...,
+    ids: Sequence[object | None] | Callable[[Any], object | None] | None = ...,
+    name: str | None = ...,
+) -> Callable[[F], F]: ...
+
+
+def fixture(
+    fixture_function: F | None = None,
+    *,
+    scope: _Scope | Callable[[str, pytest.Config], _Scope] = "function",
+    loop_scope: _Scope | None = None,
+    params: Iterable[object] | None = None,
+    autouse: bool = False,
+    ids: Sequence[object | None] | Callable[[Any], object | None] | None = None,
+    name: str | None = None,
+) -> F | Callable[[F], F]:
+    """Declare a fixture, sync or async, that awaitest runs in every mode.
+
+    Takes every argument of `pytest.fixture`, plus `loop_scope`. In the
+    default auto mode a plain `pytest.fixture` works for async fixtures too;
+    this decorator is what strict mode asks for, and the way to pin a
+    fixture to a loop.
+
+    Args:
+        fixture_function: The function, when used as `@awaitest.fixture`.
+        scope: As for `pytest.fixture`.
+        loop_scope: The scope of the event loop the fixture runs on
+            ("function" ... "session"); at least as wide as `scope`. By
+            default awaitest chooses (see the README's "Loops").
+        params: As for `pytest.fixture`.
+        autouse: As for `pytest.fixture`.
+        ids: As for `pytest.fixture`.
+        name: As for `pytest.fixture`.
+
+    Returns:
+        The fixture (or a decorator making one).
+
+    Raises:
+        ConfigError: `loop_scope` is not a loop scope, or narrower than `scope`.
+    """
+    if loop_scope is not None and not _scope.is_scope(loop_scope):
+        msg = (
+            f"awaitest.fixture(loop_scope={loop_scope!r}) is not a loop scope; "
+            f"expected one of: {', '.join(_scope.LOOP_SCOPES)}."
+        )
+        raise ConfigError(msg)
+
+    def decorate(func: F) -> F:
+        if isinstance(scope, str):
+            error = _collect.check_fixture_loop_scope(name or func.__name__, scope, loop_scope)
+            if error is not None:
+                raise ConfigError(error)
+        setattr(func, _collect.FIXTURE_ATTR, FixtureOptions(loop_scope=loop_scope))
+        made: F = pytest.fixture(scope=scope, params=params, autouse=autouse, ids=ids, name=name)(
+            func
+        )
+        return made
+
+    if fixture_function is not None:
+        return decorate(fixture_function)
+    return decorate
+
+
+async def _with_context(coro: Any) -> tuple[Any, contextvars.Context]:
+    value = await coro
+    return value, contextvars.copy_context()
+
+
+def adapt(
+    kind: Kind,
+    func: Callable[..., Any],
+    runner: LoopRunner,
+    request: pytest.FixtureRequest,
+) -> Callable[..., Any]:
+    """Return the sync stand-in pytest calls instead of an async fixture function.
+
+    Args:
+        kind: Coroutine or async generator.
+        func: The fixture function, bound as pytest would bind it.
+        runner: The loop the fixture runs on.
+        request: The fixture's request, for its name and finalizers.
+    """
+    name = request.fixturename or getattr(func, "__name__", "?")
+
+    if kind is Kind.COROUTINE:
+
+        def run_coroutine_fixture(**kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            value, snapshot = runner.run(
+                _with_context(func(**kwargs)), contextvars.copy_context(), f"fixture {name!r}"
+            )
+            request.addfinalizer(ContextPatch(snapshot).undo)
+            return value
+
+        return run_coroutine_fixture
+
+    def run_asyncgen_fixture(**kwargs: Any) -> Generator[Any, None, None]:
+        __tracebackhide__ = True
+        lifetime = runner.start_fixture(func(**kwargs), contextvars.copy_context(), name)
+        assert lifetime.context is not None
+        patch = ContextPatch(lifetime.context)
+        yield lifetime.value
+        patch.undo()
+        lifetime.finish()
+
+    return run_asyncgen_fixture

@@ -1,0 +1,284 @@
+"""Event loops and the tasks awaitest runs on them.
+
+A `LoopRunner` owns one event loop for as long as its owner (a test, class,
+module, package or the session) lives. It is the only code in awaitest that
+creates tasks, runs the loop or closes it:
+
+* `run` drives one coroutine (a coroutine fixture, an async xunit hook) as a
+  task in a given context;
+* `run_test` drives a test; if one of the test's fixture tasks dies while
+  the test runs, the test is cancelled and fails naming that fixture;
+* `start_fixture` drives an async-generator fixture in a task of its own that
+  lives from setup to teardown, so task groups, `asyncio.timeout()` and anyio
+  cancel scopes may be held across `yield`;
+* `close` cancels what is left, shuts down async generators and the default
+  executor, and closes the loop.
+
+It imports nothing from pytest: which loop a test uses is decided elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import sys
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any, TypeVar
+
+from ._errors import FixtureCrashedError, FixtureError
+from ._loops import LoopFactory
+
+T = TypeVar("T")
+
+_DURING_TEST = "while the test was using it (the test was cancelled)"
+
+if sys.version_info >= (3, 11):
+
+    def _spawn(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, T],
+        context: contextvars.Context,
+    ) -> asyncio.Task[T]:
+        return loop.create_task(coro, context=context)
+
+else:  # pragma: no cover - create_task() takes no context before 3.11
+
+    def _spawn(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, T],
+        context: contextvars.Context,
+    ) -> asyncio.Task[T]:
+        return context.run(loop.create_task, coro)
+
+
+class LoopRunner:
+    """One event loop and everything awaitest runs on it.
+
+    Args:
+        factory: Makes the loop.
+        label: How messages name this loop, e.g. "the session loop".
+    """
+
+    def __init__(self, factory: LoopFactory, label: str) -> None:
+        self.factory = factory
+        self.label = label
+        self.loop = factory.new_loop()
+        self._test_task: asyncio.Task[Any] | None = None
+        self._crashed: list[FixtureLifetime] = []
+
+    def __repr__(self) -> str:
+        return f"<LoopRunner {self.label} ({self.factory.id})>"
+
+    def _check_can_run(self, what: str) -> None:
+        if asyncio._get_running_loop() is not None:
+            msg = (
+                f"{what} cannot run: an event loop is already running in this thread. "
+                "awaitest sets up async fixtures between awaits, not inside them: if "
+                "request.getfixturevalue() was called from async code, request the fixture "
+                "as an argument instead."
+            )
+            raise FixtureError(msg)
+
+    def _wait(self, awaitable: asyncio.Future[T], task: asyncio.Task[Any]) -> T:
+        """Run the loop until `awaitable` is done; on an interrupt, cancel `task` first."""
+        try:
+            return self.loop.run_until_complete(awaitable)
+        except BaseException:
+            if not task.done():
+                # Interrupted inside the loop (KeyboardInterrupt, SystemExit): let the
+                # task unwind so its finally blocks and fixture teardowns still run.
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    self.loop.run_until_complete(task)
+            raise
+
+    def run(self, coro: Coroutine[Any, Any, T], context: contextvars.Context, what: str) -> T:
+        """Run `coro` as a task in `context` and return its result.
+
+        Args:
+            coro: The coroutine to run.
+            context: The context the task runs in.
+            what: What is being run, for error messages.
+
+        Returns:
+            What the coroutine returned.
+        """
+        self._check_can_run(what)
+        task = _spawn(self.loop, coro, context)
+        return self._wait(task, task)
+
+    def run_test(self, coro: Coroutine[Any, Any, object], context: contextvars.Context) -> None:
+        """Run a test coroutine; fail it if one of its fixtures' tasks dies meanwhile.
+
+        Args:
+            coro: The test's coroutine.
+            context: The context the test runs in.
+
+        Raises:
+            FixtureCrashedError: A fixture task on this loop failed while the
+                test ran; the test was cancelled.
+        """
+        __tracebackhide__ = True
+        self._check_can_run("the test")
+        task = _spawn(self.loop, coro, context)
+        crashed_before = len(self._crashed)
+        self._test_task = task
+        try:
+            self._wait(task, task)
+        except BaseException:
+            if len(self._crashed) > crashed_before:
+                raise self._crashed[crashed_before].crash_error(_DURING_TEST) from None
+            raise
+        finally:
+            self._test_task = None
+        if len(self._crashed) > crashed_before:
+            raise self._crashed[crashed_before].crash_error(_DURING_TEST)
+
+    def start_fixture(
+        self, agen: AsyncGenerator[T, None], context: contextvars.Context, name: str
+    ) -> FixtureLifetime:
+        """Run an async-generator fixture up to its `yield`, in a task of its own.
+
+        Args:
+            agen: The fixture's async generator.
+            context: The context its task runs in.
+            name: The fixture's name, for messages.
+
+        Returns:
+            The running fixture; `value` is what it yielded.
+        """
+        self._check_can_run(f"fixture {name!r}")
+        lifetime = FixtureLifetime(self, agen, name)
+        lifetime.start(context)
+        return lifetime
+
+    def _fixture_crashed(self, lifetime: FixtureLifetime) -> None:
+        self._crashed.append(lifetime)
+        if self._test_task is not None and not self._test_task.done():
+            self._test_task.cancel(f"fixture {lifetime.name!r} failed")
+
+    def close(self) -> None:
+        """Cancel leftover tasks, finish async generators and the executor, close the loop."""
+        loop = self.loop
+        if loop.is_closed():
+            return
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            if pending:
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+
+class FixtureLifetime:
+    """An async-generator fixture running in its own task from setup to teardown.
+
+    The task runs the generator up to `yield`, then waits for `finish`; its
+    teardown therefore runs in the same task and context as its setup. If the
+    task is cancelled while waiting (a task group's child failed, a timeout
+    held across `yield` expired), the cancellation is thrown into the
+    generator at its `yield` so the fixture's own `async with` blocks see it.
+    """
+
+    def __init__(self, runner: LoopRunner, agen: AsyncGenerator[Any, None], name: str) -> None:
+        self.runner = runner
+        self.name = name
+        self.value: Any = None
+        self.context: contextvars.Context | None = None
+        self._agen = agen
+        self._reported = False
+        loop = runner.loop
+        self._setup_done: asyncio.Future[Any] = loop.create_future()
+        self._release: asyncio.Future[None] = loop.create_future()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, context: contextvars.Context) -> None:
+        """Run the fixture's setup; raise what it raised."""
+        __tracebackhide__ = True
+        task = _spawn(self.runner.loop, self._drive(), context)
+        self._task = task
+        task.add_done_callback(self._on_done)
+        self.value = self.runner._wait(self._setup_done, task)
+
+    async def _drive(self) -> None:
+        agen, setup_done = self._agen, self._setup_done
+        try:
+            value = await agen.__anext__()
+        except StopAsyncIteration:
+            msg = f"fixture {self.name!r} did not yield a value; an async generator fixture must yield once."
+            setup_done.set_exception(FixtureError(msg))
+            return
+        except asyncio.CancelledError:
+            setup_done.cancel()
+            raise
+        except BaseException as exc:
+            setup_done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.context = contextvars.copy_context()
+        setup_done.set_result(value)
+        try:
+            await self._release
+        except asyncio.CancelledError as exc:
+            # Cancelled while the test was using the fixture, by something the fixture
+            # holds across its yield: deliver it there.
+            try:
+                await agen.athrow(exc)
+            except StopAsyncIteration:
+                return
+            await self._yielded_again()
+            return
+        try:
+            await agen.__anext__()
+        except StopAsyncIteration:
+            return
+        await self._yielded_again()
+
+    async def _yielded_again(self) -> None:
+        await self._agen.aclose()
+        msg = f"fixture {self.name!r} yielded more than once; an async generator fixture must yield exactly once."
+        raise FixtureError(msg)
+
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        if self._setup_done.done() and not self._release.done():
+            if task.cancelled() or task.exception() is not None:
+                self.runner._fixture_crashed(self)
+
+    def crash_error(self, when: str) -> FixtureCrashedError:
+        """The error reported when this fixture's task died before its teardown."""
+        self._reported = True
+        assert self._task is not None
+        cause: BaseException | None
+        if self._task.cancelled():
+            cause, what = None, "its task was cancelled"
+        else:
+            cause = self._task.exception()
+            what = f"it raised {type(cause).__name__}: {cause}"
+        msg = (
+            f"fixture {self.name!r} failed {when}: {what}. "
+            "The fixture's traceback is below; fix the fixture's "
+            "background work (a task group or timeout held across its yield)."
+        )
+        error = FixtureCrashedError(msg)
+        error.__cause__ = cause
+        return error
+
+    def finish(self) -> None:
+        """Run the fixture's teardown, in its own task; raise what it raised."""
+        __tracebackhide__ = True
+        task = self._task
+        assert task is not None
+        if task.done():
+            failed = task.cancelled() or task.exception() is not None
+            if failed and not self._reported:
+                raise self.crash_error("before its teardown")
+            return
+        self.runner._check_can_run(f"teardown of fixture {self.name!r}")
+        self._release.set_result(None)
+        self.runner._wait(task, task)

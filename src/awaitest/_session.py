@@ -1,0 +1,115 @@
+"""Per-session state: the settings, the plan, and the live loops by owner node.
+
+`Loops` creates a `LoopRunner` the first time a test or fixture needs the
+loop of an owner node, and closes it when pytest tears that node down (a
+finalizer registered at creation, so every fixture set up on the loop
+afterwards is torn down first). It also keeps the most recently created
+open loop as the thread's current event loop, for sync code that calls
+`asyncio.get_event_loop()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+import pytest
+
+from . import _compat
+from ._config import Settings
+from ._errors import ConfigError
+from ._loops import LoopFactory
+from ._plan import Node, Planner
+from ._runner import LoopRunner
+
+
+def loop_label(owner: Node) -> str:
+    """How messages name the loop a node owns."""
+    if isinstance(owner, pytest.Session):
+        return "the session loop"
+    if isinstance(owner, pytest.Item):
+        return f"the loop of test {owner.nodeid}"
+    kind = "package" if isinstance(owner, pytest.Package) else type(owner).__name__.lower()
+    return f"the {kind} loop of {owner.nodeid}"
+
+
+class Loops:
+    """The open event loops, one per owner node."""
+
+    def __init__(self) -> None:
+        self._runners: dict[Node, LoopRunner] = {}
+
+    def runner(self, owner: Node, factory: LoopFactory, who: str) -> LoopRunner:
+        """Return the owner's loop, creating it (and scheduling its close) on first use.
+
+        Args:
+            owner: The node the loop lives as long as.
+            factory: The loop implementation wanted.
+            who: The test or fixture asking, for messages.
+
+        Raises:
+            ConfigError: The owner's loop exists with another implementation.
+        """
+        runner = self._runners.get(owner)
+        if runner is not None:
+            if runner.factory != factory:
+                msg = (
+                    f"{who} wants a {factory.id!r} loop, but it shares {runner.label} "
+                    f"(a {runner.factory.id!r} loop) with wider-scoped async fixtures, and a "
+                    "shared loop has one implementation. Run those tests on one loop factory, "
+                    "or give this test its own loop with @pytest.mark.awaitest(loop_scope='function')."
+                )
+                raise ConfigError(msg)
+            return runner
+        runner = LoopRunner(factory, loop_label(owner))
+        self._runners[owner] = runner
+        asyncio.set_event_loop(runner.loop)
+        owner.addfinalizer(lambda: self.close(owner))
+        return runner
+
+    def close(self, owner: Node) -> None:
+        """Close the owner's loop, if it has one."""
+        runner = self._runners.pop(owner, None)
+        if runner is None:
+            return
+        try:
+            runner.close()
+        finally:
+            remaining = list(self._runners.values())
+            asyncio.set_event_loop(remaining[-1].loop if remaining else None)
+
+    def close_all(self) -> None:
+        """Close every loop still open, newest first (after an interrupted run)."""
+        for owner in reversed(list(self._runners)):
+            self.close(owner)
+
+
+class State:
+    """Everything awaitest keeps for one pytest session."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.planner = Planner(settings)
+        self.loops = Loops()
+        self.current_item: pytest.Item | None = None
+        #: Which runner each async fixture instance was set up on (for loop-mismatch hints).
+        self.fixture_runners: dict[tuple[object, Node], LoopRunner] = {}
+
+    def item_runner(self, item: pytest.Item) -> LoopRunner:
+        """The loop runner a test runs on."""
+        plan = self.planner.item_plan(item)
+        return self.loops.runner(plan.owner, plan.factory, item.nodeid)
+
+    def fixture_runner(
+        self, fixturedef: _compat.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> LoopRunner:
+        """The loop runner an async fixture instance runs on."""
+        item = _compat.request_item(request)
+        owner = self.planner.fixture_owner(fixturedef, request)
+        factory = self.planner.item_plan(item).factory
+        runner = self.loops.runner(owner, factory, f"fixture {fixturedef.argname!r}")
+        self.fixture_runners[(fixturedef, request.node)] = runner
+        return runner
+
+
+STATE_KEY: Final = pytest.StashKey[State]()

@@ -1,0 +1,216 @@
+"""The pytest plugin (entry point `awaitest`): hooks that delegate to the modules.
+
+Registered through the `pytest11` entry point, so `-p no:awaitest` disables
+it. Each hook here is glue: settings come from `_config`, which tests and
+fixtures are async from `_collect`, which loop they run on from `_plan`, and
+the loops themselves from `_session` and `_runner`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import _compat, _hints, _xunit
+from ._collect import Kind
+from ._config import Mode, Settings
+from ._errors import ConfigError, LoopMismatchError
+from ._fixtures import adapt
+from ._plan import FACTORY_PARAM, marker_options
+from ._session import STATE_KEY, State
+from ._version import __version__
+
+_MARKER_DOC = (
+    "awaitest(loop_scope=None, loop_factory=None): run this async test with awaitest; "
+    "loop_scope picks the event loop it shares (function, class, module, package, session), "
+    "loop_factory the loop implementation(s)."
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register awaitest's ini keys and command-line options."""
+    group = parser.getgroup("awaitest", "async tests (awaitest)")
+    group.addoption(
+        "--awaitest-mode",
+        dest="awaitest_mode",
+        default=None,
+        metavar="MODE",
+        help="which async tests awaitest runs: 'auto' (all, the default) or 'strict' "
+        "(only those marked awaitest). Overrides the awaitest_mode ini key.",
+    )
+    parser.addini(
+        "awaitest_mode",
+        "which async tests awaitest runs: auto (default) or strict",
+        default=None,
+    )
+    parser.addini(
+        "awaitest_default_loop_scope",
+        "loop scope for tests and async fixtures that set none: auto (default), "
+        "function, class, module, package or session",
+        default=None,
+    )
+    parser.addini(
+        "awaitest_loop_factory",
+        "event loop implementation(s): asyncio (default), uvloop, or package.module:callable; "
+        "several run every async test on each",
+        type="args",
+        default=[],
+    )
+
+
+def _settings(config: pytest.Config) -> Settings:
+    mode = config.getoption("awaitest_mode") or config.getini("awaitest_mode")
+    try:
+        return Settings.parse(
+            mode=mode,
+            default_loop_scope=config.getini("awaitest_default_loop_scope"),
+            loop_factory=config.getini("awaitest_loop_factory"),
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Validate the settings and set up the session state."""
+    config.addinivalue_line("markers", _MARKER_DOC)
+    config.stash[STATE_KEY] = State(_settings(config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close any loop an interrupted run left open."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.loops.close_all()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Show awaitest's version, mode and loop in the report header."""
+    settings = config.stash[STATE_KEY].settings
+    loops = ", ".join(f.id for f in settings.loop_factories)
+    scope = settings.default_loop_scope or "auto"
+    return f"awaitest {__version__}: mode={settings.mode.value}, loop={loops}, loop_scope={scope}"
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    """Give async xunit hooks on a test class sync stand-ins before pytest reads them."""
+    if isinstance(collector, pytest.Class):
+        _xunit.patch_class(collector.config.stash[STATE_KEY], collector.obj)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run async tests on each loop implementation when several are configured."""
+    settings = metafunc.config.stash[STATE_KEY].settings
+    definition = metafunc.definition
+    try:
+        options = marker_options(definition)
+    except ConfigError:
+        return  # reported when the test runs
+    factories = options.loop_factories or settings.loop_factories
+    if len(factories) < 2:
+        return
+    kind = Kind.SYNC if metafunc.function is None else _kind(metafunc.function)
+    if kind is Kind.SYNC or (settings.mode is Mode.STRICT and not options.marked):
+        return
+    metafunc.fixturenames.append(FACTORY_PARAM)
+    metafunc.parametrize(FACTORY_PARAM, factories, ids=[f.id for f in factories])
+
+
+def _kind(func: object) -> Kind:
+    from ._collect import kind_of
+
+    return kind_of(func)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fail async tests on plain unittest classes instead of letting them pass unrun."""
+    for item in items:
+        error = _xunit.unittest_async_error(item)
+        if error is not None:
+            item.runtest = functools.partial(pytest.fail, error, pytrace=False)  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Remember the current test; report a bad awaitest marker as a setup error."""
+    state = item.config.stash[STATE_KEY]
+    state.current_item = item
+    plan = state.planner.item_plan(item)
+    if plan.error is not None:
+        pytest.fail(plan.error, pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: _compat.FixtureDef[Any], request: _compat.SubRequest
+) -> Generator[None, object, object]:
+    """Lend pytest a sync stand-in for an async fixture while it sets the fixture up."""
+    state = request.config.stash[STATE_KEY]
+    planner = state.planner
+    spec = planner.spec(fixturedef)
+    if not spec.is_async or not planner.claims_fixture(fixturedef, _compat.request_item(request)):
+        return (yield)
+    from ._collect import check_fixture_loop_scope
+
+    error = check_fixture_loop_scope(fixturedef.argname, fixturedef.scope, spec.loop_scope)
+    if error is not None:
+        pytest.fail(error, pytrace=False)
+    func = _compat.resolve_fixture_function(fixturedef, request)
+    runner = state.fixture_runner(fixturedef, request)
+    original = fixturedef.func
+    fixturedef.func = adapt(spec.kind, func, runner, request)
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = original
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an async test on its loop."""
+    state = pyfuncitem.config.stash[STATE_KEY]
+    plan = state.planner.item_plan(pyfuncitem)
+    if not plan.claimed:
+        return None
+    if plan.kind is Kind.ASYNCGEN:
+        msg = (
+            f"{pyfuncitem.nodeid}: the test is an async generator function (it contains "
+            "'yield'), so it can't run as a test. Remove the yield; to share setup, move it "
+            "into a fixture."
+        )
+        pytest.fail(msg, pytrace=False)
+    runner = state.item_runner(pyfuncitem)
+    if plan.kind is Kind.HYPOTHESIS:
+        _run_hypothesis_examples_on(runner, pyfuncitem)
+        return None  # pytest calls the @given wrapper, which now runs each example on our loop
+    funcargs = pyfuncitem.funcargs
+    testargs = {arg: funcargs[arg] for arg in pyfuncitem._fixtureinfo.argnames}
+    try:
+        runner.run_test(pyfuncitem.obj(**testargs), contextvars.copy_context())
+    except (RuntimeError, ValueError) as exc:
+        if _hints.is_loop_mismatch(exc):
+            hint = _hints.loop_mismatch_hint(state, pyfuncitem, runner)
+            raise LoopMismatchError(hint) from exc
+        raise
+    return True
+
+
+def _run_hypothesis_examples_on(runner: Any, item: pytest.Function) -> None:
+    hypothesis_handle = item.obj.hypothesis
+    inner = hypothesis_handle.inner_test
+    if getattr(inner, "_awaitest_runner", None) is runner:
+        return
+
+    @functools.wraps(inner)
+    def run_example(*args: Any, **kwargs: Any) -> None:
+        __tracebackhide__ = True
+        runner.run_test(inner(*args, **kwargs), contextvars.copy_context())
+
+    run_example._awaitest_runner = runner  # type: ignore[attr-defined]
+    run_example._awaitest_inner = inner  # type: ignore[attr-defined]
+    original = getattr(inner, "_awaitest_inner", inner)
+    run_example.__wrapped__ = original  # type: ignore[attr-defined]
+    hypothesis_handle.inner_test = run_example
