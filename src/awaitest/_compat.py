@@ -8,6 +8,7 @@ wrapped here so a pytest upgrade breaks one module, not the plugin.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "SubRequest",
     "TestCaseFunction",
     "closure_fixturedefs",
+    "fixture_function_replaced",
     "fixture_scope_node",
     "request_item",
     "resolve_fixture_function",
@@ -43,7 +45,20 @@ def resolve_fixture_function(
     fixturedef: FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Callable[..., Any]:
     """Return the fixture's function, bound to the test instance as pytest would."""
-    return _fixtures.resolve_fixture_function(fixturedef, request)  # type: ignore[arg-type]
+    return _fixtures.resolve_fixture_function(fixturedef, request)
+
+
+@contextlib.contextmanager
+def fixture_function_replaced(
+    fixturedef: FixtureDef[Any], func: Callable[..., Any]
+) -> Iterator[None]:
+    """Make pytest call `func` instead of the fixture's function, for one setup."""
+    original = fixturedef.func
+    fixturedef.func = func  # type: ignore[misc]  # Final in pytest's annotations
+    try:
+        yield
+    finally:
+        fixturedef.func = original  # type: ignore[misc]
 
 
 def request_item(request: pytest.FixtureRequest) -> pytest.Item:

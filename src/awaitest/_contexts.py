@@ -9,6 +9,7 @@ in a copy, so nothing it sets leaks out. Nothing here imports pytest.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from typing import Any, Final
 
@@ -20,6 +21,7 @@ class ContextPatch:
 
     Args:
         snapshot: The fixture task's context, taken after its setup.
+
     """
 
     __slots__ = ("_applied",)
@@ -36,8 +38,7 @@ class ContextPatch:
         """Restore the values the fixture replaced, unless someone changed them since."""
         for var, token, value in reversed(self._applied):
             if var.get(_MISSING) is value:
-                try:
+                # A ValueError means it was set in another context: nothing of ours to restore.
+                with contextlib.suppress(ValueError):
                     var.reset(token)
-                except ValueError:  # set in another context: nothing of ours to restore
-                    pass
         self._applied = []

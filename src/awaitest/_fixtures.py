@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Generator, Iterable, Sequence
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 import pytest
 
@@ -86,6 +86,7 @@ def fixture(
 
     Raises:
         ConfigError: `loop_scope` is not a loop scope, or narrower than `scope`.
+
     """
     if loop_scope is not None and not _scope.is_scope(loop_scope):
         msg = (
@@ -100,10 +101,8 @@ def fixture(
             if error is not None:
                 raise ConfigError(error)
         setattr(func, _collect.FIXTURE_ATTR, FixtureOptions(loop_scope=loop_scope))
-        made: F = pytest.fixture(scope=scope, params=params, autouse=autouse, ids=ids, name=name)(
-            func
-        )
-        return made
+        made = pytest.fixture(scope=scope, params=params, autouse=autouse, ids=ids, name=name)
+        return cast("F", made(func))
 
     if fixture_function is not None:
         return decorate(fixture_function)
@@ -128,8 +127,9 @@ def adapt(
         func: The fixture function, bound as pytest would bind it.
         runner: The loop the fixture runs on.
         request: The fixture's request, for its name and finalizers.
+
     """
-    name = request.fixturename or getattr(func, "__name__", "?")
+    name = request.fixturename or str(getattr(func, "__name__", "?"))
 
     if kind is Kind.COROUTINE:
 

@@ -29,6 +29,7 @@ class LoopFactory:
     Attributes:
         id: Short name shown in test ids and the report header.
         new_loop: Zero-argument callable returning a new event loop.
+
     """
 
     id: str
@@ -36,9 +37,9 @@ class LoopFactory:
 
 
 def _new_uvloop() -> asyncio.AbstractEventLoop:
-    import uvloop  # noqa: PLC0415 - optional dependency, imported only when asked for
+    import uvloop  # optional: imported only when asked for
 
-    return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return uvloop.new_event_loop()
 
 
 #: Shorthand names accepted wherever a factory is expected.
@@ -65,12 +66,15 @@ def _import(spec: str, source: str) -> NewLoop:
         for attr in attr_path.split("."):
             obj = getattr(obj, attr)
     except (ImportError, AttributeError) as exc:
-        msg = f"{source}: cannot import the loop factory {spec!r} ({exc}). Install it or fix the name."
+        msg = (
+            f"{source}: cannot import the loop factory {spec!r} ({exc}). "
+            "Install it or fix the name."
+        )
         raise ConfigError(msg) from exc
     if not callable(obj):
         msg = f"{source}: {spec!r} is {obj!r}, which is not callable; {_HOW}."
         raise ConfigError(msg)
-    return obj  # type: ignore[return-value]
+    return obj
 
 
 def _check_importable(name: str, source: str) -> None:
@@ -97,7 +101,7 @@ def _callable_id(fn: Callable[..., object]) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-def parse_one(value: object, source: str, *, id: str | None = None) -> LoopFactory:  # noqa: A002
+def parse_one(value: object, source: str, *, id: str | None = None) -> LoopFactory:
     """Turn one spelling of a loop factory into a `LoopFactory`.
 
     Args:
@@ -111,12 +115,13 @@ def parse_one(value: object, source: str, *, id: str | None = None) -> LoopFacto
 
     Raises:
         ConfigError: The value names nothing that makes loops.
+
     """
     if isinstance(value, str):
         spec = value.strip()
         if "=" in spec:
             given_id, _, spec = spec.partition("=")
-            id = id or given_id.strip()  # noqa: A001
+            id = id or given_id.strip()
             spec = spec.strip()
         if spec in _SHORTHANDS:
             _check_importable(spec, source)
@@ -142,6 +147,7 @@ def parse_many(value: object, source: str) -> tuple[LoopFactory, ...]:
     Raises:
         ConfigError: A value is not a factory, the setting is empty, or two
             factories would get the same id.
+
     """
     factories: list[LoopFactory]
     if isinstance(value, Mapping):

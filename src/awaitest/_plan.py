@@ -48,6 +48,7 @@ class ItemPlan:
         owner: The node whose loop the test runs on.
         factory: The loop implementation of that loop.
         error: A marker error to report instead of running the test.
+
     """
 
     kind: Kind
@@ -144,7 +145,7 @@ class Planner:
         return self.item_plan(item).foreign is None or fixturedef in self._ours
 
     def fixture_loop_scope(self, spec: _collect.FixtureSpec, scope: str) -> str | None:
-        """The loop scope a fixture asked for, explicitly or through the ini default."""
+        """Return the loop scope a fixture asked for, explicitly or through the ini default."""
         if spec.loop_scope is not None:
             return _scope.wider(spec.loop_scope, scope)
         default = self.settings.default_loop_scope
@@ -153,7 +154,7 @@ class Planner:
     def fixture_owner(
         self, fixturedef: _compat.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Node:
-        """The node whose loop this fixture instance runs on."""
+        """Return the node whose loop this fixture instance runs on."""
         node = request.node
         owner = self._fixture_owner.get((fixturedef, node))
         if owner is not None:
@@ -171,13 +172,13 @@ class Planner:
         return node
 
     def xunit_class_owner(self, class_node: Node) -> Node:
-        """The node whose loop a class's async setup_class/teardown_class run on."""
+        """Return the node whose loop a class's async setup_class/teardown_class run on."""
         return self._fixture_owner.get((XUNIT_CLASS, class_node), class_node)
 
     # -- tests -----------------------------------------------------------------
 
     def item_plan(self, item: pytest.Item) -> ItemPlan:
-        """The plan for one item, planning the whole session on first use."""
+        """Return the plan for one item, planning the whole session on first use."""
         plan = item.stash.get(_PLAN_KEY, None)
         if plan is None:
             if not self._planned:
@@ -234,7 +235,7 @@ class Planner:
                 self._ours.add(fixturedef)
                 scope = fixturedef.scope
                 node = _compat.fixture_scope_node(item, scope, fixturedef)
-                key = (fixturedef, node)
+                key: tuple[object, Node] = (fixturedef, node)
                 loop_scope = self.fixture_loop_scope(spec, scope)
                 if loop_scope is not None:
                     owner = _compat.fixture_scope_node(
@@ -250,10 +251,10 @@ class Planner:
                 groups.union(item, key)
             class_node = item.getparent(pytest.Class)
             if class_node is not None and getattr(class_node.obj, _XUNIT_FLAG, False):
-                key = (XUNIT_CLASS, class_node)
-                groups.add(key, class_node)
-                groups.union(item, key)
-                auto_fixtures.append(key)
+                xunit_key: tuple[object, Node] = (XUNIT_CLASS, class_node)
+                groups.add(xunit_key, class_node)
+                groups.union(item, xunit_key)
+                auto_fixtures.append(xunit_key)
         for item in auto_items:
             item.stash[_PLAN_KEY].owner = groups.top(item)
         for key in auto_fixtures:

@@ -58,6 +58,7 @@ class LoopRunner:
     Args:
         factory: Makes the loop.
         label: How messages name this loop, e.g. "the session loop".
+
     """
 
     def __init__(self, factory: LoopFactory, label: str) -> None:
@@ -103,6 +104,7 @@ class LoopRunner:
 
         Returns:
             What the coroutine returned.
+
         """
         self._check_can_run(what)
         task = _spawn(self.loop, coro, context)
@@ -118,6 +120,7 @@ class LoopRunner:
         Raises:
             FixtureCrashedError: A fixture task on this loop failed while the
                 test ran; the test was cancelled.
+
         """
         __tracebackhide__ = True
         self._check_can_run("the test")
@@ -147,6 +150,7 @@ class LoopRunner:
 
         Returns:
             The running fixture; `value` is what it yielded.
+
         """
         self._check_can_run(f"fixture {name!r}")
         lifetime = FixtureLifetime(self, agen, name)
@@ -210,7 +214,10 @@ class FixtureLifetime:
         try:
             value = await agen.__anext__()
         except StopAsyncIteration:
-            msg = f"fixture {self.name!r} did not yield a value; an async generator fixture must yield once."
+            msg = (
+                f"fixture {self.name!r} did not yield a value; "
+                "an async generator fixture must yield once."
+            )
             setup_done.set_exception(FixtureError(msg))
             return
         except asyncio.CancelledError:
@@ -242,16 +249,19 @@ class FixtureLifetime:
 
     async def _yielded_again(self) -> None:
         await self._agen.aclose()
-        msg = f"fixture {self.name!r} yielded more than once; an async generator fixture must yield exactly once."
+        msg = (
+            f"fixture {self.name!r} yielded more than once; "
+            "an async generator fixture must yield exactly once."
+        )
         raise FixtureError(msg)
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
-        if self._setup_done.done() and not self._release.done():
-            if task.cancelled() or task.exception() is not None:
-                self.runner._fixture_crashed(self)
+        ended_early = self._setup_done.done() and not self._release.done()
+        if ended_early and (task.cancelled() or task.exception() is not None):
+            self.runner._fixture_crashed(self)
 
     def crash_error(self, when: str) -> FixtureCrashedError:
-        """The error reported when this fixture's task died before its teardown."""
+        """Return the error reported when this fixture's task died before its teardown."""
         self._reported = True
         assert self._task is not None
         cause: BaseException | None

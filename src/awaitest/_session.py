@@ -49,6 +49,7 @@ class Loops:
 
         Raises:
             ConfigError: The owner's loop exists with another implementation.
+
         """
         runner = self._runners.get(owner)
         if runner is not None:
@@ -56,8 +57,8 @@ class Loops:
                 msg = (
                     f"{who} wants a {factory.id!r} loop, but it shares {runner.label} "
                     f"(a {runner.factory.id!r} loop) with wider-scoped async fixtures, and a "
-                    "shared loop has one implementation. Run those tests on one loop factory, "
-                    "or give this test its own loop with @pytest.mark.awaitest(loop_scope='function')."
+                    "shared loop has one implementation. Run those tests on one loop factory, or "
+                    "give this test its own loop with @pytest.mark.awaitest(loop_scope='function')."
                 )
                 raise ConfigError(msg)
             return runner
@@ -96,14 +97,14 @@ class State:
         self.fixture_runners: dict[tuple[object, Node], LoopRunner] = {}
 
     def item_runner(self, item: pytest.Item) -> LoopRunner:
-        """The loop runner a test runs on."""
+        """Return the loop runner a test runs on."""
         plan = self.planner.item_plan(item)
         return self.loops.runner(plan.owner, plan.factory, item.nodeid)
 
     def fixture_runner(
         self, fixturedef: _compat.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> LoopRunner:
-        """The loop runner an async fixture instance runs on."""
+        """Return the loop runner an async fixture instance runs on."""
         item = _compat.request_item(request)
         owner = self.planner.fixture_owner(fixturedef, request)
         factory = self.planner.item_plan(item).factory

@@ -160,12 +160,8 @@ def pytest_fixture_setup(
         pytest.fail(error, pytrace=False)
     func = _compat.resolve_fixture_function(fixturedef, request)
     runner = state.fixture_runner(fixturedef, request)
-    original = fixturedef.func
-    fixturedef.func = adapt(spec.kind, func, runner, request)
-    try:
+    with _compat.fixture_function_replaced(fixturedef, adapt(spec.kind, func, runner, request)):
         return (yield)
-    finally:
-        fixturedef.func = original
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -212,5 +208,5 @@ def _run_hypothesis_examples_on(runner: Any, item: pytest.Function) -> None:
     run_example._awaitest_runner = runner  # type: ignore[attr-defined]
     run_example._awaitest_inner = inner  # type: ignore[attr-defined]
     original = getattr(inner, "_awaitest_inner", inner)
-    run_example.__wrapped__ = original  # type: ignore[attr-defined]
+    run_example.__wrapped__ = original
     hypothesis_handle.inner_test = run_example
