@@ -23,6 +23,7 @@ __all__ = [
     "FixtureDef",
     "SubRequest",
     "TestCaseFunction",
+    "add_finalizer",
     "closure_fixturedefs",
     "fixture_function_replaced",
     "fixture_scope_node",
@@ -59,6 +60,16 @@ def fixture_function_replaced(
         yield
     finally:
         fixturedef.func = original  # type: ignore[misc]
+
+
+def add_finalizer(node: Any, finalizer: Callable[[], object]) -> None:
+    """Run `finalizer` when pytest tears `node` down.
+
+    If the node is already being torn down (a loop first needed by an async
+    teardown hook), the finalizer runs with the session's teardown instead.
+    """
+    stack = node.session._setupstate.stack
+    (node if node in stack else node.session).addfinalizer(finalizer)
 
 
 def request_item(request: pytest.FixtureRequest) -> pytest.Item:

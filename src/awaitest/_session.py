@@ -65,7 +65,7 @@ class Loops:
         runner = LoopRunner(factory, loop_label(owner))
         self._runners[owner] = runner
         asyncio.set_event_loop(runner.loop)
-        owner.addfinalizer(lambda: self.close(owner))
+        _compat.add_finalizer(owner, lambda: self.close(owner))
         return runner
 
     def close(self, owner: Node) -> None:

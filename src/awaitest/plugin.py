@@ -196,9 +196,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 def _run_hypothesis_examples_on(runner: Any, item: pytest.Function) -> None:
     hypothesis_handle = item.obj.hypothesis
-    inner = hypothesis_handle.inner_test
-    if getattr(inner, "_awaitest_runner", None) is runner:
+    current = hypothesis_handle.inner_test
+    if getattr(current, "_awaitest_runner", None) is runner:
         return
+    inner = getattr(current, "_awaitest_inner", current)
 
     @functools.wraps(inner)
     def run_example(*args: Any, **kwargs: Any) -> None:
@@ -207,6 +208,4 @@ def _run_hypothesis_examples_on(runner: Any, item: pytest.Function) -> None:
 
     run_example._awaitest_runner = runner  # type: ignore[attr-defined]
     run_example._awaitest_inner = inner  # type: ignore[attr-defined]
-    original = getattr(inner, "_awaitest_inner", inner)
-    run_example.__wrapped__ = original
     hypothesis_handle.inner_test = run_example
