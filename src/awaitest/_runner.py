@@ -131,12 +131,14 @@ class LoopRunner:
             self._wait(task, task)
         except BaseException:
             if len(self._crashed) > crashed_before:
-                raise self._crashed[crashed_before].crash_error(_DURING_TEST) from None
+                error = self._crashed[crashed_before].crash_error(_DURING_TEST)
+                raise error from error.__cause__
             raise
         finally:
             self._test_task = None
         if len(self._crashed) > crashed_before:
-            raise self._crashed[crashed_before].crash_error(_DURING_TEST)
+            error = self._crashed[crashed_before].crash_error(_DURING_TEST)
+            raise error from error.__cause__
 
     def start_fixture(
         self, agen: AsyncGenerator[T, None], context: contextvars.Context, name: str
@@ -196,6 +198,9 @@ class FixtureLifetime:
         self.context: contextvars.Context | None = None
         self._agen = agen
         self._reported = False
+        # Set by finish(). Not derivable from `_release`: cancelling the task while it
+        # waits on `_release` cancels that future too.
+        self._released = False
         loop = runner.loop
         self._setup_done: asyncio.Future[Any] = loop.create_future()
         self._release: asyncio.Future[None] = loop.create_future()
@@ -256,7 +261,7 @@ class FixtureLifetime:
         raise FixtureError(msg)
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
-        ended_early = self._setup_done.done() and not self._release.done()
+        ended_early = self._setup_done.done() and not self._released
         if ended_early and (task.cancelled() or task.exception() is not None):
             self.runner._fixture_crashed(self)
 
@@ -290,5 +295,6 @@ class FixtureLifetime:
                 raise self.crash_error("before its teardown")
             return
         self.runner._check_can_run(f"teardown of fixture {self.name!r}")
+        self._released = True
         self._release.set_result(None)
         self.runner._wait(task, task)

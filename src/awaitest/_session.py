@@ -49,24 +49,32 @@ class Loops:
 
         Raises:
             ConfigError: The owner's loop exists with another implementation.
-
         """
         runner = self._runners.get(owner)
         if runner is not None:
-            if runner.factory != factory:
-                msg = (
-                    f"{who} wants a {factory.id!r} loop, but it shares {runner.label} "
-                    f"(a {runner.factory.id!r} loop) with wider-scoped async fixtures, and a "
-                    "shared loop has one implementation. Run those tests on one loop factory, or "
-                    "give this test its own loop with @pytest.mark.awaitest(loop_scope='function')."
-                )
-                raise ConfigError(msg)
+            self.check_factory(owner, factory, who)
             return runner
         runner = LoopRunner(factory, loop_label(owner))
         self._runners[owner] = runner
         asyncio.set_event_loop(runner.loop)
         _compat.add_finalizer(owner, lambda: self.close(owner))
         return runner
+
+    def check_factory(self, owner: Node, factory: LoopFactory, who: str) -> None:
+        """Raise if the owner's loop is open and made by another factory.
+
+        Raises:
+            ConfigError: The owner's loop exists with another implementation.
+        """
+        runner = self._runners.get(owner)
+        if runner is not None and runner.factory != factory:
+            msg = (
+                f"{who} wants a {factory.id!r} loop, but it shares {runner.label} "
+                f"(a {runner.factory.id!r} loop) with wider-scoped async fixtures, and a "
+                "shared loop has one implementation. Run those tests on one loop factory, or "
+                "give this test its own loop with @pytest.mark.awaitest(loop_scope='function')."
+            )
+            raise ConfigError(msg)
 
     def close(self, owner: Node) -> None:
         """Close the owner's loop, if it has one."""

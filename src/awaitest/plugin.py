@@ -135,12 +135,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Remember the current test; report a bad awaitest marker as a setup error."""
+    """Remember the current test; report a bad marker or loop conflict as a setup error."""
     state = item.config.stash[STATE_KEY]
     state.current_item = item
     plan = state.planner.item_plan(item)
     if plan.error is not None:
         pytest.fail(plan.error, pytrace=False)
+    try:
+        state.loops.check_factory(plan.owner, plan.factory, item.nodeid)
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -159,7 +163,10 @@ def pytest_fixture_setup(
     if error is not None:
         pytest.fail(error, pytrace=False)
     func = _compat.resolve_fixture_function(fixturedef, request)
-    runner = state.fixture_runner(fixturedef, request)
+    try:
+        runner = state.fixture_runner(fixturedef, request)
+    except ConfigError as exc:
+        pytest.fail(str(exc), pytrace=False)
     with _compat.fixture_function_replaced(fixturedef, adapt(spec.kind, func, runner, request)):
         return (yield)
 
