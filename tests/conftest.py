@@ -11,8 +11,19 @@ from collections.abc import Callable
 
 import pytest
 
-#: Arguments every inner run gets: awaitest on, pytest-asyncio off (if present).
-BASE_ARGS = ("-p", "awaitest", "-p", "no:asyncio", "-p", "no:cacheprovider")
+#: Arguments every inner run gets: awaitest on, pytest-asyncio off (if present), and
+#: Hypothesis's pytest plugin off: pytester re-imports it for every in-process run, which
+#: costs about a second (Hypothesis itself works without it).
+BASE_ARGS = (
+    "-p",
+    "awaitest",
+    "-p",
+    "no:asyncio",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:hypothesispytest",
+)
 
 Run = Callable[..., pytest.RunResult]
 

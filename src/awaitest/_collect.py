@@ -64,7 +64,6 @@ class FixtureSpec:
         kind: Coroutine, async generator or sync.
         loop_scope: The loop scope the fixture asked for, or None.
         ours_in_strict: Made with `awaitest.fixture` (so strict mode runs it).
-
     """
 
     kind: Kind

@@ -53,7 +53,6 @@ class Settings:
             one, or None to let awaitest choose ("auto").
         loop_factories: The loop implementations every async test runs on;
             more than one parametrizes each test.
-
     """
 
     mode: Mode = Mode.AUTO
@@ -80,7 +79,6 @@ class Settings:
 
         Raises:
             ConfigError: A value is not allowed.
-
         """
         where = "in the ini file or with --awaitest-mode"
         parsed_mode = Mode(_choice("awaitest_mode", mode or "auto", [m.value for m in Mode], where))
@@ -114,7 +112,6 @@ class MarkerOptions:
         marked: Whether the test carries the marker at all.
         loop_scope: The loop scope the test asked for, or None.
         loop_factories: The loop implementations the test asked for, or None.
-
     """
 
     marked: bool = False
@@ -137,7 +134,6 @@ class MarkerOptions:
 
         Raises:
             ConfigError: An argument is unknown or has a bad value.
-
         """
         if args:
             msg = (

@@ -21,7 +21,6 @@ class ContextPatch:
 
     Args:
         snapshot: The fixture task's context, taken after its setup.
-
     """
 
     __slots__ = ("_applied",)

@@ -10,8 +10,9 @@ everything else (caching, parametrization, finalizer order, error reports).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any, Literal, TypeVar, cast, overload
 
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from . import _collect, _scope
 from ._collect import FixtureOptions, Kind
 from ._contexts import ContextPatch
-from ._errors import ConfigError
+from ._errors import ConfigError, FixtureError
 from ._runner import LoopRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,7 +87,6 @@ def fixture(
 
     Raises:
         ConfigError: `loop_scope` is not a loop scope, or narrower than `scope`.
-
     """
     if loop_scope is not None and not _scope.is_scope(loop_scope):
         msg = (
@@ -114,6 +114,16 @@ async def _with_context(coro: Any) -> tuple[Any, contextvars.Context]:
     return value, contextvars.copy_context()
 
 
+@contextlib.contextmanager
+def _reported_plainly() -> Iterator[None]:
+    """Report awaitest's own fixture errors as a message, without its internals' traceback."""
+    __tracebackhide__ = True
+    try:
+        yield
+    except FixtureError as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
+
+
 def adapt(
     kind: Kind,
     func: Callable[..., Any],
@@ -127,7 +137,6 @@ def adapt(
         func: The fixture function, bound as pytest would bind it.
         runner: The loop the fixture runs on.
         request: The fixture's request, for its name and finalizers.
-
     """
     name = request.fixturename or str(getattr(func, "__name__", "?"))
 
@@ -135,9 +144,10 @@ def adapt(
 
         def run_coroutine_fixture(**kwargs: Any) -> Any:
             __tracebackhide__ = True
-            value, snapshot = runner.run(
-                _with_context(func(**kwargs)), contextvars.copy_context(), f"fixture {name!r}"
-            )
+            with _reported_plainly():
+                value, snapshot = runner.run(
+                    _with_context(func(**kwargs)), contextvars.copy_context(), f"fixture {name!r}"
+                )
             request.addfinalizer(ContextPatch(snapshot).undo)
             return value
 
@@ -145,11 +155,13 @@ def adapt(
 
     def run_asyncgen_fixture(**kwargs: Any) -> Generator[Any, None, None]:
         __tracebackhide__ = True
-        lifetime = runner.start_fixture(func(**kwargs), contextvars.copy_context(), name)
+        with _reported_plainly():
+            lifetime = runner.start_fixture(func(**kwargs), contextvars.copy_context(), name)
         assert lifetime.context is not None
         patch = ContextPatch(lifetime.context)
         yield lifetime.value
         patch.undo()
-        lifetime.finish()
+        with _reported_plainly():
+            lifetime.finish()
 
     return run_asyncgen_fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
@@ -29,7 +30,6 @@ class LoopFactory:
     Attributes:
         id: Short name shown in test ids and the report header.
         new_loop: Zero-argument callable returning a new event loop.
-
     """
 
     id: str
@@ -94,11 +94,16 @@ def _default_id(spec: str) -> str:
 
 
 def _callable_id(fn: Callable[..., object]) -> str:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
     module = getattr(fn, "__module__", None) or ""
     top = module.split(".")[0]
     if top in ("asyncio", "uvloop"):
         return top
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    # Never repr(): it may hold a memory address, and ids must be the same in every
+    # process (pytest-xdist workers compare their collections).
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    return str(name) if name else type(fn).__name__
 
 
 def parse_one(value: object, source: str, *, id: str | None = None) -> LoopFactory:
@@ -115,12 +120,14 @@ def parse_one(value: object, source: str, *, id: str | None = None) -> LoopFacto
 
     Raises:
         ConfigError: The value names nothing that makes loops.
-
     """
     if isinstance(value, str):
         spec = value.strip()
         if "=" in spec:
             given_id, _, spec = spec.partition("=")
+            if not given_id.strip():
+                msg = f"{source}: {value!r} has an empty id before '='; {_HOW}."
+                raise ConfigError(msg)
             id = id or given_id.strip()
             spec = spec.strip()
         if spec in _SHORTHANDS:
@@ -147,7 +154,6 @@ def parse_many(value: object, source: str) -> tuple[LoopFactory, ...]:
     Raises:
         ConfigError: A value is not a factory, the setting is empty, or two
             factories would get the same id.
-
     """
     factories: list[LoopFactory]
     if isinstance(value, Mapping):

@@ -48,7 +48,6 @@ class ItemPlan:
         owner: The node whose loop the test runs on.
         factory: The loop implementation of that loop.
         error: A marker error to report instead of running the test.
-
     """
 
     kind: Kind

@@ -58,7 +58,6 @@ class LoopRunner:
     Args:
         factory: Makes the loop.
         label: How messages name this loop, e.g. "the session loop".
-
     """
 
     def __init__(self, factory: LoopFactory, label: str) -> None:
@@ -72,6 +71,7 @@ class LoopRunner:
         return f"<LoopRunner {self.label} ({self.factory.id})>"
 
     def _check_can_run(self, what: str) -> None:
+        __tracebackhide__ = True
         if asyncio._get_running_loop() is not None:
             msg = (
                 f"{what} cannot run: an event loop is already running in this thread. "
@@ -83,6 +83,7 @@ class LoopRunner:
 
     def _wait(self, awaitable: asyncio.Future[T], task: asyncio.Task[Any]) -> T:
         """Run the loop until `awaitable` is done; on an interrupt, cancel `task` first."""
+        __tracebackhide__ = True
         try:
             return self.loop.run_until_complete(awaitable)
         except BaseException:
@@ -104,8 +105,8 @@ class LoopRunner:
 
         Returns:
             What the coroutine returned.
-
         """
+        __tracebackhide__ = True
         self._check_can_run(what)
         task = _spawn(self.loop, coro, context)
         return self._wait(task, task)
@@ -120,7 +121,6 @@ class LoopRunner:
         Raises:
             FixtureCrashedError: A fixture task on this loop failed while the
                 test ran; the test was cancelled.
-
         """
         __tracebackhide__ = True
         self._check_can_run("the test")
@@ -152,8 +152,8 @@ class LoopRunner:
 
         Returns:
             The running fixture; `value` is what it yielded.
-
         """
+        __tracebackhide__ = True
         self._check_can_run(f"fixture {name!r}")
         lifetime = FixtureLifetime(self, agen, name)
         lifetime.start(context)

@@ -101,6 +101,8 @@ class State:
         self.planner = Planner(settings)
         self.loops = Loops()
         self.current_item: pytest.Item | None = None
+        #: A test whose loop opens at its first fixture setup (see plugin.pytest_runtest_setup).
+        self.loop_pending: pytest.Item | None = None
         #: Which runner each async fixture instance was set up on (for loop-mismatch hints).
         self.fixture_runners: dict[tuple[object, Node], LoopRunner] = {}
 

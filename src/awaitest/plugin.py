@@ -145,6 +145,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         state.loops.check_factory(plan.owner, plan.factory, item.nodeid)
     except ConfigError as exc:
         pytest.fail(str(exc), pytrace=False)
+    # The test's loop is opened before its first fixture (the item is not yet set up
+    # here, so its loop cannot be registered for teardown yet): sync fixtures then
+    # see it as the current event loop.
+    state.loop_pending = item if plan.claimed else None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -152,7 +156,11 @@ def pytest_fixture_setup(
     fixturedef: _compat.FixtureDef[Any], request: _compat.SubRequest
 ) -> Generator[None, object, object]:
     """Lend pytest a sync stand-in for an async fixture while it sets the fixture up."""
+    __tracebackhide__ = True
     state = request.config.stash[STATE_KEY]
+    if state.loop_pending is not None:
+        item, state.loop_pending = state.loop_pending, None
+        state.item_runner(item)
     planner = state.planner
     spec = planner.spec(fixturedef)
     if not spec.is_async or not planner.claims_fixture(fixturedef, _compat.request_item(request)):
