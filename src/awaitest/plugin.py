@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections.abc import Generator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from . import _compat, _hints, _xunit
-from ._collect import Kind
+from ._collect import Kind, check_fixture_loop_scope, kind_of
 from ._config import Mode, Settings
 from ._errors import ConfigError, LoopMismatchError
 from ._fixtures import adapt
@@ -29,6 +29,12 @@ _MARKER_DOC = (
     "loop_scope picks the event loop it shares (function, class, module, package, session), "
     "loop_factory the loop implementation(s)."
 )
+
+
+def _fail(msg: str) -> NoReturn:
+    """Fail the current test or setup with `msg` alone: no traceback, no exception chain."""
+    __tracebackhide__ = True
+    raise pytest.fail.Exception(msg, pytrace=False) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -112,17 +118,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     factories = options.loop_factories or settings.loop_factories
     if len(factories) < 2:
         return
-    kind = Kind.SYNC if metafunc.function is None else _kind(metafunc.function)
+    kind = Kind.SYNC if metafunc.function is None else kind_of(metafunc.function)
     if kind is Kind.SYNC or (settings.mode is Mode.STRICT and not options.marked):
         return
     metafunc.fixturenames.append(FACTORY_PARAM)
     metafunc.parametrize(FACTORY_PARAM, factories, ids=[f.id for f in factories])
-
-
-def _kind(func: object) -> Kind:
-    from ._collect import kind_of
-
-    return kind_of(func)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -140,11 +140,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state.current_item = item
     plan = state.planner.item_plan(item)
     if plan.error is not None:
-        pytest.fail(plan.error, pytrace=False)
+        _fail(plan.error)
     try:
         state.loops.check_factory(plan.owner, plan.factory, item.nodeid)
     except ConfigError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(str(exc))
     # The test's loop is opened before its first fixture (the item is not yet set up
     # here, so its loop cannot be registered for teardown yet): sync fixtures then
     # see it as the current event loop.
@@ -165,16 +165,14 @@ def pytest_fixture_setup(
     spec = planner.spec(fixturedef)
     if not spec.is_async or not planner.claims_fixture(fixturedef, _compat.request_item(request)):
         return (yield)
-    from ._collect import check_fixture_loop_scope
-
     error = check_fixture_loop_scope(fixturedef.argname, fixturedef.scope, spec.loop_scope)
     if error is not None:
-        pytest.fail(error, pytrace=False)
+        _fail(error)
     func = _compat.resolve_fixture_function(fixturedef, request)
     try:
         runner = state.fixture_runner(fixturedef, request)
     except ConfigError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(str(exc))
     with _compat.fixture_function_replaced(fixturedef, adapt(spec.kind, func, runner, request)):
         return (yield)
 
@@ -192,7 +190,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
             "'yield'), so it can't run as a test. Remove the yield; to share setup, move it "
             "into a fixture."
         )
-        pytest.fail(msg, pytrace=False)
+        _fail(msg)
     runner = state.item_runner(pyfuncitem)
     if plan.kind is Kind.HYPOTHESIS:
         _run_hypothesis_examples_on(runner, pyfuncitem)
