@@ -11,42 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
+from inner import REC, read_log
+
 Run = Callable[..., pytest.RunResult]
-
-#: Helper module inner tests import to record facts the outer test reads back.
-REC = """
-import asyncio
-import pathlib
-
-LOG = pathlib.Path(__file__).with_name("log.txt")
-KEEP = []  # keeps recorded objects alive, so their ids stay unique
-COUNTS = {}
-
-
-def note(*words):
-    with LOG.open("a") as f:
-        f.write(" ".join(map(str, words)) + "\\n")
-
-
-def ident(obj):
-    KEEP.append(obj)
-    return id(obj)
-
-
-def count(name):
-    COUNTS[name] = COUNTS.get(name, 0) + 1
-    return COUNTS[name]
-
-
-def loop_id():
-    return ident(asyncio.get_running_loop())
-"""
-
-
-def read_log(pytester: pytest.Pytester) -> list[str]:
-    """Return the lines inner tests wrote with `rec.note`."""
-    log = pytester.path / "log.txt"
-    return log.read_text().splitlines() if log.exists() else []
 
 
 def words(pytester: pytest.Pytester, first: str) -> list[list[str]]:

@@ -14,26 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
+from inner import LOG_HELPER, events
+
 Run = Callable[..., pytest.RunResult]
 
 needs_taskgroup = pytest.mark.skipif(
     sys.version_info < (3, 11), reason="asyncio.TaskGroup and asyncio.timeout() need Python 3.11"
 )
-
-#: Inner-test helper: append one line to events.log in the pytester directory.
-LOG_HELPER = """
-import pathlib
-
-def log(line):
-    with pathlib.Path(__file__).with_name("events.log").open("a") as f:
-        f.write(line + "\\n")
-"""
-
-
-def events(pytester: pytest.Pytester) -> list[str]:
-    """Return the lines inner tests wrote to events.log."""
-    path = pytester.path / "events.log"
-    return path.read_text().splitlines() if path.exists() else []
 
 
 @pytest.mark.parametrize("scope", ["function", "module", "session"])
@@ -328,11 +315,14 @@ def test_later_sync():
     result.assert_outcomes(passed=2, failed=1, errors=0)
     result.stdout.fnmatch_lines(
         [
-            "*RuntimeError: worker died",
             "*FixtureCrashedError: fixture 'crashing' failed while the test was using it "
             "(the test was cancelled): it raised ExceptionGroup: unhandled errors in a TaskGroup"
             " (1 sub-exception). The fixture's traceback is below; fix the fixture's background"
             " work (a task group or timeout held across its yield).",
+            "*Exception Group Traceback*",
+            "*, in crashing",
+            "*async with asyncio.TaskGroup() as tg:",
+            "*RuntimeError: worker died",
         ]
     )
     result.stdout.fnmatch_lines(

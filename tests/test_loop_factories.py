@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 import awaitest
+from inner import LOG_HELPER, events
 
 Run = Callable[..., pytest.RunResult]
 
@@ -26,21 +27,6 @@ class MyLoop(asyncio.SelectorEventLoop):
 def new_loop():
     return MyLoop()
 """
-
-#: Inner-test helper: append one line to events.log in the pytester directory.
-LOG_HELPER = """
-import pathlib
-
-def log(line):
-    with pathlib.Path(__file__).with_name("events.log").open("a") as f:
-        f.write(line + "\\n")
-"""
-
-
-def events(pytester: pytest.Pytester) -> list[str]:
-    """Return the lines inner tests wrote to events.log."""
-    path = pytester.path / "events.log"
-    return path.read_text().splitlines() if path.exists() else []
 
 
 def write_config(pytester: pytest.Pytester, how: str, value: str | None) -> list[str]:

@@ -11,44 +11,14 @@ from collections.abc import Callable
 
 import pytest
 
+from inner import REC, read_log
+
 Run = Callable[..., pytest.RunResult]
-
-#: Helper module inner tests import to record facts the outer test reads back.
-REC = """
-import asyncio
-import pathlib
-
-LOG = pathlib.Path(__file__).with_name("log.txt")
-KEEP = []  # keeps recorded loops alive, so their ids stay unique
-LOOPS = {}
-
-
-def note(*words):
-    with LOG.open("a") as f:
-        f.write(" ".join(map(str, words)) + "\\n")
-
-
-def loop_id(loop=None):
-    loop = loop or asyncio.get_running_loop()
-    KEEP.append(loop)
-    return id(loop)
-
-
-def remember(name, loop=None):
-    LOOPS[name] = loop or asyncio.get_running_loop()
-    return loop_id(LOOPS[name])
-"""
 
 LOG_LOOP_TEST = """
         async def test_{n}(self):
             rec.note("{n}", rec.loop_id())
 """
-
-
-def read_log(pytester: pytest.Pytester) -> list[str]:
-    """Return the lines inner tests wrote with `rec.note`."""
-    log = pytester.path / "log.txt"
-    return log.read_text().splitlines() if log.exists() else []
 
 
 def loops_by_name(pytester: pytest.Pytester) -> dict[str, str]:
@@ -496,9 +466,9 @@ def test_loop_mismatch_error_names_the_fixture_and_the_fix(
         [
             "E*awaitest*LoopMismatchError: test_mismatch.py::test_pinned: the test used an "
             "object bound to another event loop.",
-            "E*  The test runs on the loop of test test_mismatch.py::test_pinned.",
-            "E*  fixture 'shared' (session scope) was set up on the session loop.",
-            "E*  Fix: drop the explicit loop_scope (marker, awaitest.fixture or "
+            "*  The test runs on the loop of test test_mismatch.py::test_pinned.",
+            "*  fixture 'shared' (session scope) was set up on the session loop.",
+            "*  Fix: drop the explicit loop_scope (marker, awaitest.fixture or "
             "awaitest_default_loop_scope) so awaitest runs them on one loop, or give the test "
             "the fixtures' loop with @pytest.mark.awaitest(loop_scope='<their scope>').",
         ]
@@ -532,8 +502,8 @@ def test_loop_mismatch_error_names_the_loops_of_other_scopes(
         [
             "E*LoopMismatchError: test_labels.py::TestPinned::test_it: the test used an object "
             "bound to another event loop.",
-            "E*  The test runs on the class loop of test_labels.py::TestPinned.",
-            "E*  fixture 'pending' (module scope) was set up on the module loop of test_labels.py.",
+            "*  The test runs on the class loop of test_labels.py::TestPinned.",
+            "*  fixture 'pending' (module scope) was set up on the module loop of test_labels.py.",
         ]
     )
 
@@ -563,8 +533,8 @@ def test_loop_mismatch_from_a_sync_fixture_says_where_to_create_it(
         [
             "E*LoopMismatchError: test_foreign.py::test_it: the test used an object bound to "
             "another event loop.",
-            "E*  The test runs on the loop of test test_foreign.py::test_it.",
-            "E*  None of its async fixtures runs on another loop: the object was probably created "
+            "*  The test runs on the loop of test test_foreign.py::test_it.",
+            "*  None of its async fixtures runs on another loop: the object was probably created "
             "at import time or in a sync fixture with another loop. Create it inside an async "
             "fixture instead.",
         ]
@@ -627,3 +597,38 @@ def test_get_event_loop_in_sync_fixture_returns_the_tests_own_loop(
     )
     result = run()
     result.assert_outcomes(passed=2)
+
+
+def test_sync_fixture_after_a_fixtureless_async_test_sees_the_tests_loop(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """An async test with no fixtures leaves nothing behind that changes the next test's loop."""
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        def current():
+            return asyncio.get_event_loop()
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        def test_first(shared):
+            pass
+
+        async def test_without_fixtures():
+            await asyncio.sleep(0)
+
+        def test_sync(current, shared):
+            assert current is shared
+        """
+    )
+    run().assert_outcomes(passed=3)

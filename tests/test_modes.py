@@ -11,27 +11,11 @@ from collections.abc import Callable
 
 import pytest
 
+from inner import REC, read_log
+
 Run = Callable[..., pytest.RunResult]
 
 NOT_SUPPORTED = "*async def functions are not natively supported*"
-
-#: Helper module inner tests import to record facts the outer test reads back.
-REC = """
-import pathlib
-
-LOG = pathlib.Path(__file__).with_name("log.txt")
-
-
-def note(*words):
-    with LOG.open("a") as f:
-        f.write(" ".join(map(str, words)) + "\\n")
-"""
-
-
-def read_log(pytester: pytest.Pytester) -> list[str]:
-    """Return the lines inner tests wrote with `rec.note`."""
-    log = pytester.path / "log.txt"
-    return log.read_text().splitlines() if log.exists() else []
 
 
 def configure_mode(pytester: pytest.Pytester, how: str, mode: str) -> list[str]:

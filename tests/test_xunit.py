@@ -13,21 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
+from inner import LOG_HELPER, events
+
 Run = Callable[..., pytest.RunResult]
-
-LOG_HELPER = """
-import pathlib
-
-def log(line):
-    with pathlib.Path(__file__).with_name("events.log").open("a") as f:
-        f.write(line + "\\n")
-"""
-
-
-def events(pytester: pytest.Pytester) -> list[str]:
-    """Return the lines inner tests wrote to events.log."""
-    path = pytester.path / "events.log"
-    return path.read_text().splitlines() if path.exists() else []
 
 
 @pytest.mark.parametrize(

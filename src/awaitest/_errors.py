@@ -27,9 +27,14 @@ class FixtureError(AwaitestError, RuntimeError):
 
 
 class FixtureCrashedError(AwaitestError, RuntimeError):
-    """An async fixture's own task failed while a test was using the fixture."""
+    """An async fixture's own task failed while a test was using the fixture.
+
+    Attributes:
+        fixture_exception: What the fixture's task raised (None if it was cancelled).
+    """
 
     __module__ = "awaitest"
+    fixture_exception: BaseException | None = None
 
 
 class LoopMismatchError(AwaitestError, RuntimeError):

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import contextvars
 import sys
+import traceback
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any, TypeVar
 
@@ -70,7 +71,8 @@ class LoopRunner:
     def __repr__(self) -> str:
         return f"<LoopRunner {self.label} ({self.factory.id})>"
 
-    def _check_can_run(self, what: str) -> None:
+    def check_can_run(self, what: str) -> None:
+        """Raise `FixtureError` if a loop is already running in this thread."""
         __tracebackhide__ = True
         if asyncio._get_running_loop() is not None:
             msg = (
@@ -107,7 +109,7 @@ class LoopRunner:
             What the coroutine returned.
         """
         __tracebackhide__ = True
-        self._check_can_run(what)
+        self.check_can_run(what)
         task = _spawn(self.loop, coro, context)
         return self._wait(task, task)
 
@@ -123,7 +125,7 @@ class LoopRunner:
                 test ran; the test was cancelled.
         """
         __tracebackhide__ = True
-        self._check_can_run("the test")
+        self.check_can_run("the test")
         task = _spawn(self.loop, coro, context)
         crashed_before = len(self._crashed)
         self._test_task = task
@@ -131,14 +133,12 @@ class LoopRunner:
             self._wait(task, task)
         except BaseException:
             if len(self._crashed) > crashed_before:
-                error = self._crashed[crashed_before].crash_error(_DURING_TEST)
-                raise error from error.__cause__
+                raise self._crashed[crashed_before].crash_error(_DURING_TEST) from None
             raise
         finally:
             self._test_task = None
         if len(self._crashed) > crashed_before:
-            error = self._crashed[crashed_before].crash_error(_DURING_TEST)
-            raise error from error.__cause__
+            raise self._crashed[crashed_before].crash_error(_DURING_TEST)
 
     def start_fixture(
         self, agen: AsyncGenerator[T, None], context: contextvars.Context, name: str
@@ -154,7 +154,7 @@ class LoopRunner:
             The running fixture; `value` is what it yielded.
         """
         __tracebackhide__ = True
-        self._check_can_run(f"fixture {name!r}")
+        self.check_can_run(f"fixture {name!r}")
         lifetime = FixtureLifetime(self, agen, name)
         lifetime.start(context)
         return lifetime
@@ -266,22 +266,34 @@ class FixtureLifetime:
             self.runner._fixture_crashed(self)
 
     def crash_error(self, when: str) -> FixtureCrashedError:
-        """Return the error reported when this fixture's task died before its teardown."""
+        """Return the error reported when this fixture's task died before its teardown.
+
+        The fixture's own traceback is part of the message rather than the
+        error's `__cause__`: pytest renders an exception group met as a cause
+        with the wrong traceback, and a task group is the usual culprit here.
+        """
         self._reported = True
         assert self._task is not None
         cause: BaseException | None
         if self._task.cancelled():
-            cause, what = None, "its task was cancelled"
+            cause, what, trace = None, "its task was cancelled", ""
         else:
             cause = self._task.exception()
-            what = f"it raised {type(cause).__name__}: {cause}"
+            assert cause is not None
+            what = f"it raised {type(cause).__name__}" + (f": {cause}" if str(cause) else "")
+            tb = cause.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+                tb = tb.tb_next  # start at the fixture's code, not awaitest's
+            trace = "".join(traceback.format_exception(type(cause), cause, tb)).rstrip()
         msg = (
             f"fixture {self.name!r} failed {when}: {what}. "
             "The fixture's traceback is below; fix the fixture's "
             "background work (a task group or timeout held across its yield)."
         )
+        if trace:
+            msg = f"{msg}\n{trace}"
         error = FixtureCrashedError(msg)
-        error.__cause__ = cause
+        error.fixture_exception = cause
         return error
 
     def finish(self) -> None:
@@ -294,7 +306,7 @@ class FixtureLifetime:
             if failed and not self._reported:
                 raise self.crash_error("before its teardown")
             return
-        self.runner._check_can_run(f"teardown of fixture {self.name!r}")
+        self.runner.check_can_run(f"teardown of fixture {self.name!r}")
         self._released = True
         self._release.set_result(None)
         self.runner._wait(task, task)

@@ -76,6 +76,14 @@ class Loops:
             )
             raise ConfigError(msg)
 
+    def make_current(self, owner: Node) -> bool:
+        """Make the owner's loop the thread's current event loop, if it is open."""
+        runner = self._runners.get(owner)
+        if runner is None:
+            return False
+        asyncio.set_event_loop(runner.loop)
+        return True
+
     def close(self, owner: Node) -> None:
         """Close the owner's loop, if it has one."""
         runner = self._runners.pop(owner, None)

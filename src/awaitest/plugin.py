@@ -145,10 +145,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         state.loops.check_factory(plan.owner, plan.factory, item.nodeid)
     except ConfigError as exc:
         _fail(str(exc))
-    # The test's loop is opened before its first fixture (the item is not yet set up
-    # here, so its loop cannot be registered for teardown yet): sync fixtures then
-    # see it as the current event loop.
-    state.loop_pending = item if plan.claimed else None
+    # Sync code of the test and its fixtures sees the test's loop as the current one.
+    # A loop not yet open opens before the test's first fixture (the item is not set
+    # up yet here, so its loop could not be registered for teardown).
+    opened = state.loops.make_current(plan.owner)
+    state.loop_pending = item if plan.claimed and not opened else None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -180,6 +181,7 @@ def pytest_fixture_setup(
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run an async test on its loop."""
+    __tracebackhide__ = True
     state = pyfuncitem.config.stash[STATE_KEY]
     plan = state.planner.item_plan(pyfuncitem)
     if not plan.claimed:
@@ -191,6 +193,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
             "into a fixture."
         )
         _fail(msg)
+    state.loop_pending = None
     runner = state.item_runner(pyfuncitem)
     if plan.kind is Kind.HYPOTHESIS:
         _run_hypothesis_examples_on(runner, pyfuncitem)

@@ -1,0 +1,68 @@
+"""Helpers for inner test runs: modules the inner tests import to record facts.
+
+An outer test writes one of these modules into the pytester directory
+(`pytester.makepyfile(rec=REC)`), the inner tests import it and record lines,
+and the outer test reads them back to check what really happened: which loop
+each test ran on, in which order fixtures set up and tore down.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+#: Module `rec`: `note(*words)` appends a line to log.txt; `loop_id()`, `ident(obj)`,
+#: `remember(name)` and `count(name)` give stable identities for what was seen.
+REC = """
+import asyncio
+import pathlib
+
+LOG = pathlib.Path(__file__).with_name("log.txt")
+KEEP = []  # keeps recorded objects alive, so their ids stay unique
+LOOPS = {}
+COUNTS = {}
+
+
+def note(*words):
+    with LOG.open("a") as f:
+        f.write(" ".join(map(str, words)) + "\\n")
+
+
+def ident(obj):
+    KEEP.append(obj)
+    return id(obj)
+
+
+def loop_id(loop=None):
+    return ident(loop or asyncio.get_running_loop())
+
+
+def remember(name, loop=None):
+    LOOPS[name] = loop or asyncio.get_running_loop()
+    return loop_id(LOOPS[name])
+
+
+def count(name):
+    COUNTS[name] = COUNTS.get(name, 0) + 1
+    return COUNTS[name]
+"""
+
+#: Module with `log(line)`, appending a line to events.log.
+LOG_HELPER = """
+import pathlib
+
+def log(line):
+    with pathlib.Path(__file__).with_name("events.log").open("a") as f:
+        f.write(line + "\\n")
+"""
+
+
+def read_log(pytester: pytest.Pytester) -> list[str]:
+    """Return the lines inner tests wrote with `rec.note`."""
+    log = pytester.path / "log.txt"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def events(pytester: pytest.Pytester) -> list[str]:
+    """Return the lines inner tests wrote with `log`."""
+    path = pytester.path / "events.log"
+    return path.read_text().splitlines() if path.exists() else []
