@@ -18,7 +18,8 @@ from typing import Any, Final
 import pytest
 
 from . import _scope
-from ._config import Mode
+from ._compat.pytest_asyncio import fixture_loop_scope as pytest_asyncio_fixture_options
+from ._config import Mode, Settings
 
 #: Attribute `awaitest.fixture` sets on the functions it decorates.
 FIXTURE_ATTR: Final = "__awaitest_fixture__"
@@ -77,13 +78,33 @@ class FixtureSpec:
 
 
 def fixture_spec(func: Callable[..., Any]) -> FixtureSpec:
-    """Classify a fixture function."""
+    """Classify a fixture function (made by `awaitest.fixture`, `pytest_asyncio.fixture` or not)."""
     options = getattr(func, FIXTURE_ATTR, None)
-    return FixtureSpec(
-        kind=kind_of(func),
-        loop_scope=options.loop_scope if isinstance(options, FixtureOptions) else None,
-        ours_in_strict=isinstance(options, FixtureOptions),
-    )
+    if isinstance(options, FixtureOptions):
+        return FixtureSpec(kind_of(func), options.loop_scope, ours_in_strict=True)
+    # A fixture made by the real pytest_asyncio.fixture (with -p no:asyncio).
+    made_by_pytest_asyncio, loop_scope = pytest_asyncio_fixture_options(func)
+    return FixtureSpec(kind_of(func), loop_scope, ours_in_strict=made_by_pytest_asyncio)
+
+
+def fixture_loop_scope(spec: FixtureSpec, scope: str, settings: Settings) -> str | None:
+    """Return the loop scope a fixture is pinned to, or None to let awaitest choose.
+
+    An explicit `loop_scope` (decorator) or `awaitest_default_loop_scope` pins
+    the fixture, widened to its own scope. pytest-asyncio's
+    `asyncio_default_fixture_loop_scope` pins it only when it asks for a loop
+    wider than the fixture: asking for a narrower one is where pytest-asyncio
+    fails (the loop would close under the fixture), and asking for the
+    fixture's own scope is what awaitest does anyway.
+    """
+    if spec.loop_scope is not None:
+        return _scope.wider(spec.loop_scope, scope)
+    if settings.default_loop_scope is not None:
+        return _scope.wider(settings.default_loop_scope, scope)
+    compat = settings.compat_fixture_loop_scope
+    if _scope.is_scope(compat) and _scope.rank(compat) > _scope.rank(scope):
+        return compat
+    return None
 
 
 def foreign_framework(item: pytest.Item) -> str | None:

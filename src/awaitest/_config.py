@@ -53,11 +53,18 @@ class Settings:
             one, or None to let awaitest choose ("auto").
         loop_factories: The loop implementations every async test runs on;
             more than one parametrizes each test.
+        compat_fixture_loop_scope: pytest-asyncio's
+            `asyncio_default_fixture_loop_scope` (a scope or "fixture-scope").
+        compat_test_loop_scope: pytest-asyncio's `asyncio_default_test_loop_scope`.
+        debug: Run loops in asyncio debug mode (`asyncio_debug`).
     """
 
     mode: Mode = Mode.AUTO
     default_loop_scope: str | None = None
     loop_factories: tuple[_loops.LoopFactory, ...] = (_loops.DEFAULT,)
+    compat_fixture_loop_scope: str | None = None
+    compat_test_loop_scope: str | None = None
+    debug: bool = False
 
     @classmethod
     def parse(
@@ -164,6 +171,6 @@ class MarkerOptions:
         )
         return cls(
             marked=True,
-            loop_scope=loop_scope,  # type: ignore[arg-type]
+            loop_scope=loop_scope,
             loop_factories=factories,
         )

@@ -22,8 +22,9 @@ from typing import Any, Final
 
 import pytest
 
-from . import _collect, _compat, _scope
+from . import _collect, _compat
 from ._collect import Kind
+from ._compat import pytest_asyncio as _pytest_asyncio
 from ._config import MarkerOptions, Settings
 from ._errors import ConfigError
 from ._loops import LoopFactory
@@ -48,6 +49,7 @@ class ItemPlan:
         owner: The node whose loop the test runs on.
         factory: The loop implementation of that loop.
         error: A marker error to report instead of running the test.
+        sync_marked: A sync test carrying the `asyncio` mark (warned about).
     """
 
     kind: Kind
@@ -56,21 +58,34 @@ class ItemPlan:
     owner: Node
     factory: LoopFactory
     error: str | None = None
+    sync_marked: bool = False
 
 
 _PLAN_KEY: Final = pytest.StashKey[ItemPlan]()
 
 
 def marker_options(node: Any) -> MarkerOptions:
-    """Merge the `awaitest` markers on a node, the closest taking precedence."""
+    """Read a node's `awaitest` and `asyncio` markers.
+
+    `awaitest` markers merge key by key, the closest taking precedence. The
+    closest `asyncio` marker counts as a whole, as in pytest-asyncio (a bare
+    one on a function undoes a module's `loop_scope`); `awaitest` keys win
+    over it.
+    """
     markers = list(node.iter_markers("awaitest"))
-    if not markers:
+    asyncio_mark = node.get_closest_marker(_pytest_asyncio.MARKER)
+    if not markers and asyncio_mark is None:
         return MarkerOptions()
     kwargs: dict[str, object] = {}
     args: list[object] = []
     for mark in markers:
         args.extend(mark.args)
         for key, value in mark.kwargs.items():
+            kwargs.setdefault(key, value)
+    if asyncio_mark is not None:
+        nodeid = node.nodeid.split("[")[0]
+        translated = _pytest_asyncio.marker_kwargs(asyncio_mark.args, asyncio_mark.kwargs, nodeid)
+        for key, value in translated.items():
             kwargs.setdefault(key, value)
     return MarkerOptions.parse(args, kwargs, node.nodeid)
 
@@ -144,11 +159,8 @@ class Planner:
         return self.item_plan(item).foreign is None or fixturedef in self._ours
 
     def fixture_loop_scope(self, spec: _collect.FixtureSpec, scope: str) -> str | None:
-        """Return the loop scope a fixture asked for, explicitly or through the ini default."""
-        if spec.loop_scope is not None:
-            return _scope.wider(spec.loop_scope, scope)
-        default = self.settings.default_loop_scope
-        return None if default is None else _scope.wider(default, scope)
+        """Return the loop scope a fixture is pinned to, or None to let awaitest choose."""
+        return _collect.fixture_loop_scope(spec, scope, self.settings)
 
     def fixture_owner(
         self, fixturedef: _compat.FixtureDef[Any], request: pytest.FixtureRequest
@@ -204,14 +216,31 @@ class Planner:
         except ConfigError as exc:
             options, error = MarkerOptions(marked=True), str(exc)
         claimed = foreign is None and _collect.claims_test(kind, options.marked, self.settings.mode)
-        loop_scope = options.loop_scope or self.settings.default_loop_scope
+        sync_marked = (
+            kind is Kind.SYNC and item.get_closest_marker(_pytest_asyncio.MARKER) is not None
+        )
+        settings = self.settings
+        loop_scope = (
+            options.loop_scope or settings.default_loop_scope or settings.compat_test_loop_scope
+        )
         pin = None if loop_scope is None else _compat.fixture_scope_node(item, loop_scope, None)
         callspec = getattr(item, "callspec", None)
         factory = callspec.params.get(FACTORY_PARAM) if callspec is not None else None
         if not isinstance(factory, LoopFactory):
             factory = (options.loop_factories or self.settings.loop_factories)[0]
-        plan = ItemPlan(kind, claimed, foreign, pin or item, factory, error)
+        plan = ItemPlan(kind, claimed, foreign, pin or item, factory, error, sync_marked)
         return plan, pin
+
+    def is_async_test(self, item: pytest.Item) -> bool:
+        """Whether awaitest runs `item` as an async test; plans nothing, caches nothing."""
+        if not isinstance(item, pytest.Function) or _collect.foreign_framework(item):
+            return False
+        kind = _collect.kind_of(item.obj)
+        marked = (
+            item.get_closest_marker("awaitest") is not None
+            or item.get_closest_marker(_pytest_asyncio.MARKER) is not None
+        )
+        return _collect.claims_test(kind, marked, self.settings.mode)
 
     def plan(self, items: Iterable[pytest.Item]) -> None:
         """Decide the loop owner of every item and wide async fixture instance."""

@@ -7,7 +7,7 @@ from pytest.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeGuard
 
 #: Loop scopes from narrowest to widest, as pytest orders fixture scopes.
 LOOP_SCOPES: Final = ("function", "class", "module", "package", "session")
@@ -20,7 +20,7 @@ def rank(scope: str) -> int:
     return _RANK[scope]
 
 
-def is_scope(value: object) -> bool:
+def is_scope(value: object) -> TypeGuard[str]:
     """Return whether `value` is the name of a loop scope."""
     return isinstance(value, str) and value in _RANK
 

@@ -36,8 +36,9 @@ def loop_label(owner: Node) -> str:
 class Loops:
     """The open event loops, one per owner node."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, debug: bool = False) -> None:
         self._runners: dict[Node, LoopRunner] = {}
+        self._debug = debug
 
     def runner(self, owner: Node, factory: LoopFactory, who: str) -> LoopRunner:
         """Return the owner's loop, creating it (and scheduling its close) on first use.
@@ -55,6 +56,8 @@ class Loops:
             self.check_factory(owner, factory, who)
             return runner
         runner = LoopRunner(factory, loop_label(owner))
+        if self._debug:
+            runner.loop.set_debug(True)
         self._runners[owner] = runner
         asyncio.set_event_loop(runner.loop)
         _compat.add_finalizer(owner, lambda: self.close(owner))
@@ -107,7 +110,7 @@ class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.planner = Planner(settings)
-        self.loops = Loops()
+        self.loops = Loops(debug=settings.debug)
         self.current_item: pytest.Item | None = None
         #: A test whose loop opens at its first fixture setup (see plugin.pytest_runtest_setup).
         self.loop_pending: pytest.Item | None = None

@@ -9,14 +9,17 @@ the loops themselves from `_session` and `_runner`.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
+import socket
 from collections.abc import Generator
 from typing import Any, NoReturn
 
 import pytest
 
-from . import _compat, _hints, _xunit
+from . import _compat, _hints, _ports, _xunit
 from ._collect import Kind, check_fixture_loop_scope, kind_of
+from ._compat import pytest_asyncio as _pytest_asyncio
 from ._config import Mode, Settings
 from ._errors import ConfigError, LoopMismatchError
 from ._fixtures import adapt
@@ -24,10 +27,25 @@ from ._plan import FACTORY_PARAM, marker_options
 from ._session import STATE_KEY, State
 from ._version import __version__
 
+_ASYNCIO_MARKER_DOC = (
+    "asyncio(loop_scope=None): pytest-asyncio's marker, run by awaitest: run this async test; "
+    "loop_scope picks the event loop it shares."
+)
+
 _MARKER_DOC = (
     "awaitest(loop_scope=None, loop_factory=None): run this async test with awaitest; "
     "loop_scope picks the event loop it shares (function, class, module, package, session), "
     "loop_factory the loop implementation(s)."
+)
+
+
+_EVENT_LOOP_REMOVED = (
+    "{where}: the fixture 'event_loop' overrides the event loop, which pytest-asyncio 0.x "
+    "allowed and pytest-asyncio 1.x silently ignores. awaitest refuses it rather than run "
+    "your tests on a loop you did not choose. Remove the fixture: to share one loop between "
+    "tests, mark them @pytest.mark.asyncio(loop_scope='session') (or let awaitest share the "
+    "loop of your wide async fixtures); to choose the loop implementation, set "
+    "awaitest_loop_factory."
 )
 
 
@@ -37,8 +55,9 @@ def _fail(msg: str) -> NoReturn:
     raise pytest.fail.Exception(msg, pytrace=False) from None
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register awaitest's ini keys and command-line options."""
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register awaitest's ini keys and options, and pytest-asyncio's where it is absent."""
+    _pytest_asyncio.add_options(parser, pluginmanager)
     group = parser.getgroup("awaitest", "async tests (awaitest)")
     group.addoption(
         "--awaitest-mode",
@@ -71,18 +90,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _settings(config: pytest.Config) -> Settings:
     mode = config.getoption("awaitest_mode") or config.getini("awaitest_mode")
     try:
-        return Settings.parse(
-            mode=mode,
+        compat = _pytest_asyncio.read_settings(config)
+        settings = Settings.parse(
+            mode=mode or compat.mode,
             default_loop_scope=config.getini("awaitest_default_loop_scope"),
             loop_factory=config.getini("awaitest_loop_factory"),
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    return dataclasses.replace(
+        settings,
+        compat_fixture_loop_scope=compat.fixture_loop_scope,
+        compat_test_loop_scope=compat.test_loop_scope,
+        debug=compat.debug,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Validate the settings and set up the session state."""
+    if config.pluginmanager.has_plugin(_pytest_asyncio.PLUGIN_NAME):
+        raise pytest.UsageError(_pytest_asyncio.BOTH_ACTIVE)
     config.addinivalue_line("markers", _MARKER_DOC)
+    config.addinivalue_line("markers", _ASYNCIO_MARKER_DOC)
     config.stash[STATE_KEY] = State(_settings(config))
 
 
@@ -125,8 +154,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(FACTORY_PARAM, factories, ids=[f.id for f in factories])
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Fail async tests on plain unittest classes instead of letting them pass unrun."""
+def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:
+    """Refuse an `event_loop` fixture; fail async tests on plain unittest classes."""
+    override = _compat.user_fixture_location(session, "event_loop")
+    if override is not None:
+        raise pytest.UsageError(_EVENT_LOOP_REMOVED.format(where=override))
     for item in items:
         error = _xunit.unittest_async_error(item)
         if error is not None:
@@ -185,6 +217,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     state = pyfuncitem.config.stash[STATE_KEY]
     plan = state.planner.item_plan(pyfuncitem)
     if not plan.claimed:
+        if plan.sync_marked:
+            pyfuncitem.warn(_pytest_asyncio.sync_test_warning(pyfuncitem))
         return None
     if plan.kind is Kind.ASYNCGEN:
         msg = (
@@ -225,3 +259,32 @@ def _run_hypothesis_examples_on(runner: Any, item: pytest.Function) -> None:
     run_example._awaitest_runner = runner  # type: ignore[attr-defined]
     run_example._awaitest_inner = inner  # type: ignore[attr-defined]
     hypothesis_handle.inner_test = run_example
+
+
+# -- fixtures -----------------------------------------------------------------------------
+
+_pytest_asyncio.install_shim()
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """Return a free localhost TCP port."""
+    return _ports.unused_port(socket.SOCK_STREAM)
+
+
+@pytest.fixture
+def unused_udp_port() -> int:
+    """Return a free localhost UDP port."""
+    return _ports.unused_port(socket.SOCK_DGRAM)
+
+
+@pytest.fixture(scope="session")
+def unused_tcp_port_factory() -> _ports.PortFactory:
+    """Return a callable giving a different free localhost TCP port on each call."""
+    return _ports.PortFactory(socket.SOCK_STREAM)
+
+
+@pytest.fixture(scope="session")
+def unused_udp_port_factory() -> _ports.PortFactory:
+    """Return a callable giving a different free localhost UDP port on each call."""
+    return _ports.PortFactory(socket.SOCK_DGRAM)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from _pytest import fixtures as _fixtures
+from _pytest.pathlib import bestrelpath
 from _pytest.unittest import TestCaseFunction
 
 FixtureDef = _fixtures.FixtureDef
@@ -29,6 +31,7 @@ __all__ = [
     "fixture_scope_node",
     "request_item",
     "resolve_fixture_function",
+    "user_fixture_location",
 ]
 
 
@@ -70,6 +73,27 @@ def add_finalizer(node: Any, finalizer: Callable[[], object]) -> None:
     """
     stack = node.session._setupstate.stack
     (node if node in stack else node.session).addfinalizer(finalizer)
+
+
+def user_fixture_location(session: pytest.Session, name: str) -> str | None:
+    """Return where a project (not a plugin) defines a fixture `name`, as "file:line"."""
+    manager: Any = session._fixturemanager
+    if hasattr(manager, "_arg2node2fixturedefs"):  # pytest >= 9.1
+        by_node = manager._arg2node2fixturedefs.get(name, {})
+        definitions = [d for defs in by_node.values() for d in defs]
+    else:
+        definitions = list(manager._arg2fixturedefs.get(name, ()))
+    for fixturedef in definitions:
+        func = fixturedef.func
+        code = getattr(getattr(func, "__func__", func), "__code__", None)
+        if code is None:
+            continue
+        path = Path(code.co_filename)
+        if session.config.rootpath in path.parents:
+            return (
+                f"{bestrelpath(session.config.invocation_params.dir, path)}:{code.co_firstlineno}"
+            )
+    return None
 
 
 def request_item(request: pytest.FixtureRequest) -> pytest.Item:
