@@ -109,6 +109,8 @@ class Settings:
 
 #: Marker arguments this version understands, and the ones later features add.
 MARKER_KEYS: Final = ("loop_scope", "loop_factory")
+#: Keys only the `asyncio` marker sets (translated by `_compat.pytest_asyncio`).
+_INTERNAL_KEYS: Final = ("factory_names",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,11 +121,14 @@ class MarkerOptions:
         marked: Whether the test carries the marker at all.
         loop_scope: The loop scope the test asked for, or None.
         loop_factories: The loop implementations the test asked for, or None.
+        factory_names: `mark.asyncio(loop_factories=...)`: names among the
+            `pytest_asyncio_loop_factories` hook's factories, or None.
     """
 
     marked: bool = False
     loop_scope: str | None = None
     loop_factories: tuple[_loops.LoopFactory, ...] | None = None
+    factory_names: tuple[str, ...] | None = None
 
     @classmethod
     def parse(
@@ -149,7 +154,7 @@ class MarkerOptions:
                 "@pytest.mark.awaitest(loop_scope='module')."
             )
             raise ConfigError(msg)
-        unknown = sorted(set(kwargs) - set(MARKER_KEYS))
+        unknown = sorted(set(kwargs) - set(MARKER_KEYS) - set(_INTERNAL_KEYS))
         if unknown:
             msg = (
                 f"{where}: @pytest.mark.awaitest got unknown argument(s) {', '.join(unknown)}; "
@@ -169,8 +174,10 @@ class MarkerOptions:
             if factory is None
             else _loops.parse_many(factory, f"{where}: @pytest.mark.awaitest(loop_factory=...)")
         )
+        names = kwargs.get("factory_names")
         return cls(
             marked=True,
             loop_scope=loop_scope,
             loop_factories=factories,
+            factory_names=tuple(names) if isinstance(names, tuple) else None,
         )

@@ -17,12 +17,13 @@ from typing import Any, NoReturn
 
 import pytest
 
-from . import _compat, _hints, _ports, _xunit
-from ._collect import Kind, check_fixture_loop_scope, kind_of
+from . import _compat, _hints, _ports, _xunit, hookspecs
+from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
-from ._config import Mode, Settings
+from ._config import MarkerOptions, Mode, Settings
 from ._errors import ConfigError, LoopMismatchError
 from ._fixtures import adapt
+from ._loops import LoopFactory
 from ._plan import FACTORY_PARAM, marker_options
 from ._session import STATE_KEY, State
 from ._version import __version__
@@ -53,6 +54,12 @@ def _fail(msg: str) -> NoReturn:
     """Fail the current test or setup with `msg` alone: no traceback, no exception chain."""
     __tracebackhide__ = True
     raise pytest.fail.Exception(msg, pytrace=False) from None
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Offer pytest-asyncio's hook, unless the real pytest-asyncio does."""
+    if not _pytest_asyncio.real_plugin_expected(pluginmanager):
+        pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -136,22 +143,52 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
         _xunit.patch_class(collector.config.stash[STATE_KEY], collector.obj)
 
 
+@pytest.hookimpl(tryfirst=True)  # the loop id comes first in test ids, as in pytest-asyncio
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run async tests on each loop implementation when several are configured."""
     settings = metafunc.config.stash[STATE_KEY].settings
     definition = metafunc.definition
+    if metafunc.function is None or kind_of(metafunc.function) is Kind.SYNC:
+        return
     try:
         options = marker_options(definition)
     except ConfigError:
         return  # reported when the test runs
-    factories = options.loop_factories or settings.loop_factories
-    if len(factories) < 2:
+    if settings.mode is Mode.STRICT and not options.marked:
         return
-    kind = Kind.SYNC if metafunc.function is None else kind_of(metafunc.function)
-    if kind is Kind.SYNC or (settings.mode is Mode.STRICT and not options.marked):
+    if foreign_framework(definition) is not None:
         return
-    metafunc.fixturenames.append(FACTORY_PARAM)
-    metafunc.parametrize(FACTORY_PARAM, factories, ids=[f.id for f in factories])
+    values = _loop_factory_params(definition, options, settings)
+    if values:
+        metafunc.fixturenames.append(FACTORY_PARAM)
+        metafunc.parametrize(FACTORY_PARAM, values)
+
+
+def _loop_factory_params(
+    definition: pytest.Item, options: MarkerOptions, settings: Settings
+) -> list[Any]:
+    """Return the loop-factory parameters of one async test (none: no parametrization)."""
+    hooked = _pytest_asyncio.hook_factories(definition)
+    if hooked is None:
+        if options.factory_names is not None:
+            _fail(_pytest_asyncio.no_hook_error(definition.nodeid))
+        factories = options.loop_factories or settings.loop_factories
+        if len(factories) < 2:
+            return []
+        return [pytest.param(factory, id=factory.id) for factory in factories]
+    names = options.factory_names or tuple(hooked)
+    if len(names) == 1 and names[0] in hooked:  # one factory: no id, as in pytest-asyncio
+        return [pytest.param(LoopFactory(names[0], hooked[names[0]]), id=pytest.HIDDEN_PARAM)]
+    return [
+        pytest.param(LoopFactory(name, hooked[name]), id=name)
+        if name in hooked
+        else pytest.param(
+            None,
+            id=name,
+            marks=pytest.mark.skip(reason=_pytest_asyncio.unavailable_reason(name, list(hooked))),
+        )
+        for name in names
+    ]
 
 
 def pytest_collection_modifyitems(session: pytest.Session, items: list[pytest.Item]) -> None:

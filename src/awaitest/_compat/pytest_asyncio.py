@@ -14,7 +14,7 @@ import dataclasses
 import importlib.metadata
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import pytest
@@ -184,14 +184,20 @@ def marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any], nodeid: str)
             )
             raise ConfigError(msg)
         warnings.warn(pytest.PytestDeprecationWarning(SCOPE_KWARG_DEPRECATED), stacklevel=2)
-    if "loop_factories" in kwargs:
-        msg = (
-            f"{nodeid}: mark.asyncio(loop_factories=...) is not supported by awaitest yet; "
-            "choose loops with @pytest.mark.awaitest(loop_factory=...) or the "
-            "awaitest_loop_factory ini key."
-        )
-        raise ConfigError(msg)
     translated: dict[str, Any] = {}
+    if "loop_factories" in kwargs:
+        names = kwargs["loop_factories"]
+        if (
+            isinstance(names, str)
+            or not isinstance(names, Sequence)
+            or not names
+            or not all(isinstance(name, str) and name for name in names)
+        ):
+            msg = (
+                f"{nodeid}: mark.asyncio 'loop_factories' must be a non-empty sequence of strings."
+            )
+            raise ConfigError(msg)
+        translated["factory_names"] = tuple(names)
     loop_scope = kwargs.get("loop_scope") or kwargs.get("scope")
     if loop_scope is not None:
         if not _scope.is_scope(loop_scope):
@@ -217,3 +223,43 @@ def sync_test_warning(item: pytest.Item) -> pytest.PytestWarning:
         "function. Please remove the asyncio mark. If the test is not marked explicitly, "
         "check for global marks applied via 'pytestmark'."
     )
+
+
+INVALID_HOOK_RESULT: Final = (
+    "pytest_asyncio_loop_factories must return a non-empty mapping of factory names to callables."
+)
+
+
+def hook_factories(definition: Any) -> dict[str, Callable[[], Any]] | None:
+    """Ask the `pytest_asyncio_loop_factories` hook for a test's loop factories.
+
+    Returns:
+        The factories by name, or None if no implementation of the hook exists.
+
+    Raises:
+        pytest.UsageError: An implementation returned something else than a
+            non-empty mapping of names to callables.
+    """
+    hook = getattr(definition.ihook, "pytest_asyncio_loop_factories", None)
+    if hook is None or not hook.get_hookimpls():
+        return None
+    result = hook(config=definition.config, item=definition)
+    if not isinstance(result, Mapping) or not result:
+        raise pytest.UsageError(INVALID_HOOK_RESULT)
+    factories = dict(result)  # a snapshot: later changes to the hook's mapping don't count
+    if not all(isinstance(k, str) and k and callable(v) for k, v in factories.items()):
+        raise pytest.UsageError(INVALID_HOOK_RESULT)
+    return factories
+
+
+def no_hook_error(nodeid: str) -> str:
+    """Return pytest-asyncio's error for `loop_factories` with no hook to name them."""
+    return (
+        f"{nodeid}: mark.asyncio 'loop_factories' requires at least one "
+        "pytest_asyncio_loop_factories hook implementation."
+    )
+
+
+def unavailable_reason(name: str, available: Sequence[str]) -> str:
+    """Return pytest-asyncio's skip reason for a factory name the hook did not return."""
+    return f"Loop factory {name!r} is not available. Available factories: {', '.join(available)}."

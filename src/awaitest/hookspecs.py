@@ -1,0 +1,34 @@
+"""Hooks awaitest offers to other plugins and conftest files.
+
+`pytest_asyncio_loop_factories` is pytest-asyncio's hook, served under its
+own name so suites that implement it keep working. It is registered only when
+the real pytest-asyncio is not active (which registers it itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+import pytest
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+    """Return the event loop factories an async test runs on, by name.
+
+    Called once per async test function (with its un-parametrized
+    definition), through the test's own hook proxy, so a conftest's
+    implementation applies to the tests below it. Several factories
+    parametrize the test, with the names as ids; `mark.asyncio(loop_factories=[...])`
+    picks some of them.
+
+    Args:
+        config: The pytest config.
+        item: The test function's definition.
+
+    Returns:
+        A non-empty mapping of names to zero-argument loop factories, or None.
+    """
