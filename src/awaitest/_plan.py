@@ -50,6 +50,8 @@ class ItemPlan:
         factory: The loop implementation of that loop.
         error: A marker error to report instead of running the test.
         sync_marked: A sync test carrying the `asyncio` mark (warned about).
+        policy: The project's `event_loop_policy` fixture definition the test
+            uses (pytest-asyncio's deprecated way to choose loops), or None.
     """
 
     kind: Kind
@@ -59,6 +61,7 @@ class ItemPlan:
     factory: LoopFactory
     error: str | None = None
     sync_marked: bool = False
+    policy: Any = None
 
 
 _PLAN_KEY: Final = pytest.StashKey[ItemPlan]()
@@ -229,6 +232,10 @@ class Planner:
         if not isinstance(factory, LoopFactory):
             factory = (options.loop_factories or self.settings.loop_factories)[0]
         plan = ItemPlan(kind, claimed, foreign, pin or item, factory, error, sync_marked)
+        info = getattr(item, "_fixtureinfo", None)
+        policy_defs = info.name2fixturedefs.get(_pytest_asyncio.POLICY_FIXTURE) if info else None
+        if policy_defs and _pytest_asyncio.is_override(policy_defs[-1]):
+            plan.policy = policy_defs[-1]
         return plan, pin
 
     def is_async_test(self, item: pytest.Item) -> bool:

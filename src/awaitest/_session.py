@@ -16,10 +16,11 @@ from typing import Any, Final
 import pytest
 
 from . import _compat
+from ._compat import pytest_asyncio as _pytest_asyncio
 from ._config import Settings
 from ._errors import ConfigError
 from ._loops import LoopFactory
-from ._plan import Node, Planner
+from ._plan import ItemPlan, Node, Planner
 from ._runner import LoopRunner
 
 
@@ -38,15 +39,20 @@ class Loops:
 
     def __init__(self, *, debug: bool = False) -> None:
         self._runners: dict[Node, LoopRunner] = {}
+        self._policies: dict[Node, object] = {}  # the policy to restore when the loop closes
         self._debug = debug
 
-    def runner(self, owner: Node, factory: LoopFactory, who: str) -> LoopRunner:
+    def runner(
+        self, owner: Node, factory: LoopFactory, who: str, *, policy: object = None
+    ) -> LoopRunner:
         """Return the owner's loop, creating it (and scheduling its close) on first use.
 
         Args:
             owner: The node the loop lives as long as.
             factory: The loop implementation wanted.
             who: The test or fixture asking, for messages.
+            policy: An event loop policy to make asyncio's global one while the
+                loop lives (pytest-asyncio's `event_loop_policy` override).
 
         Raises:
             ConfigError: The owner's loop exists with another implementation.
@@ -55,6 +61,9 @@ class Loops:
         if runner is not None:
             self.check_factory(owner, factory, who)
             return runner
+        if policy is not None:
+            self._policies[owner] = _pytest_asyncio.current_policy()
+            _pytest_asyncio.set_policy(policy)
         runner = LoopRunner(factory, loop_label(owner))
         if self._debug:
             runner.loop.set_debug(True)
@@ -95,6 +104,8 @@ class Loops:
         try:
             runner.close()
         finally:
+            if owner in self._policies:
+                _pytest_asyncio.set_policy(self._policies.pop(owner))
             remaining = list(self._runners.values())
             asyncio.set_event_loop(remaining[-1].loop if remaining else None)
 
@@ -120,7 +131,16 @@ class State:
     def item_runner(self, item: pytest.Item) -> LoopRunner:
         """Return the loop runner a test runs on."""
         plan = self.planner.item_plan(item)
-        return self.loops.runner(plan.owner, plan.factory, item.nodeid)
+        factory, policy = self._factory(plan)
+        return self.loops.runner(plan.owner, factory, item.nodeid, policy=policy)
+
+    def _factory(self, plan: ItemPlan) -> tuple[LoopFactory, object]:
+        """Return the loop factory of a test, and the event loop policy it overrides, if any."""
+        if plan.policy is None:
+            return plan.factory, None
+        policy = _compat.cached_value(plan.policy)
+        factory = LoopFactory(f"{type(policy).__name__}@{id(policy):x}", policy.new_event_loop)
+        return factory, policy
 
     def fixture_runner(
         self, fixturedef: _compat.FixtureDef[Any], request: pytest.FixtureRequest
@@ -128,8 +148,8 @@ class State:
         """Return the loop runner an async fixture instance runs on."""
         item = _compat.request_item(request)
         owner = self.planner.fixture_owner(fixturedef, request)
-        factory = self.planner.item_plan(item).factory
-        runner = self.loops.runner(owner, factory, f"fixture {fixturedef.argname!r}")
+        factory, policy = self._factory(self.planner.item_plan(item))
+        runner = self.loops.runner(owner, factory, f"fixture {fixturedef.argname!r}", policy=policy)
         self.fixture_runners[(fixturedef, request.node)] = runner
         return runner
 

@@ -12,6 +12,7 @@ import contextvars
 import dataclasses
 import functools
 import socket
+import warnings
 from collections.abc import Generator
 from typing import Any, NoReturn
 
@@ -148,6 +149,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run async tests on each loop implementation when several are configured."""
     settings = metafunc.config.stash[STATE_KEY].settings
     definition = metafunc.definition
+    # pytest-asyncio's event_loop_policy is autouse: a project's override (parametrized or
+    # not) reaches every test, sync ones included.
+    policy_defs = _compat.visible_fixturedefs(metafunc, _pytest_asyncio.POLICY_FIXTURE)
+    if policy_defs and _pytest_asyncio.is_override(policy_defs[-1]):
+        _compat.add_to_closure(metafunc, _pytest_asyncio.POLICY_FIXTURE, policy_defs)
     if metafunc.function is None or kind_of(metafunc.function) is Kind.SYNC:
         return
     try:
@@ -218,7 +224,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # A loop not yet open opens before the test's first fixture (the item is not set
     # up yet here, so its loop could not be registered for teardown).
     opened = state.loops.make_current(plan.owner)
-    state.loop_pending = item if plan.claimed and not opened else None
+    # A policy override makes the loop, so the loop waits for that fixture.
+    state.loop_pending = item if plan.claimed and not opened and plan.policy is None else None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -231,6 +238,15 @@ def pytest_fixture_setup(
     if state.loop_pending is not None:
         item, state.loop_pending = state.loop_pending, None
         state.item_runner(item)
+    if fixturedef.argname == _pytest_asyncio.POLICY_FIXTURE and _pytest_asyncio.is_override(
+        fixturedef
+    ):
+        policy = yield  # warn once it is set up: an error-filtered warning must not undo that
+        warnings.warn(
+            pytest.PytestDeprecationWarning(_pytest_asyncio.POLICY_OVERRIDE_DEPRECATED),
+            stacklevel=1,
+        )
+        return policy
     planner = state.planner
     spec = planner.spec(fixturedef)
     if not spec.is_async or not planner.claims_fixture(fixturedef, _compat.request_item(request)):
@@ -325,3 +341,14 @@ def unused_tcp_port_factory() -> _ports.PortFactory:
 def unused_udp_port_factory() -> _ports.PortFactory:
     """Return a callable giving a different free localhost UDP port on each call."""
     return _ports.PortFactory(socket.SOCK_DGRAM)
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> object:
+    """Return asyncio's event loop policy (pytest-asyncio's fixture).
+
+    Overriding it still chooses the loops of the tests it reaches, with
+    pytest-asyncio's deprecation warning: choose loops with the
+    `awaitest_loop_factory` ini key or the `pytest_asyncio_loop_factories` hook.
+    """
+    return _pytest_asyncio.current_policy()

@@ -26,12 +26,15 @@ __all__ = [
     "SubRequest",
     "TestCaseFunction",
     "add_finalizer",
+    "add_to_closure",
+    "cached_value",
     "closure_fixturedefs",
     "fixture_function_replaced",
     "fixture_scope_node",
     "request_item",
     "resolve_fixture_function",
     "user_fixture_location",
+    "visible_fixturedefs",
 ]
 
 
@@ -94,6 +97,32 @@ def user_fixture_location(session: pytest.Session, name: str) -> str | None:
                 f"{bestrelpath(session.config.invocation_params.dir, path)}:{code.co_firstlineno}"
             )
     return None
+
+
+def visible_fixturedefs(metafunc: pytest.Metafunc, name: str) -> Sequence[FixtureDef[Any]]:
+    """Return the definitions of fixture `name` a test could request, closest last."""
+    manager: Any = metafunc.definition.session._fixturemanager
+    return tuple(manager.getfixturedefs(name, metafunc.definition) or ())
+
+
+def add_to_closure(
+    metafunc: pytest.Metafunc, name: str, fixturedefs: Sequence[FixtureDef[Any]]
+) -> None:
+    """Make a test use fixture `name` as if it were autouse, params included."""
+    if name not in metafunc.fixturenames:
+        metafunc.fixturenames.append(name)
+    metafunc._arg2fixturedefs[name] = fixturedefs
+    # pytest prunes the closure back to what `initialnames` reach after generating tests.
+    info = metafunc.definition._fixtureinfo
+    if name not in info.initialnames:
+        object.__setattr__(info, "initialnames", (*info.initialnames, name))
+
+
+def cached_value(fixturedef: FixtureDef[Any]) -> Any:
+    """Return a fixture's current value (it must be set up)."""
+    cached = fixturedef.cached_result
+    assert cached is not None, f"fixture {fixturedef.argname!r} is not set up"
+    return cached[0]
 
 
 def request_item(request: pytest.FixtureRequest) -> pytest.Item:

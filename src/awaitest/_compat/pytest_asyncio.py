@@ -10,6 +10,7 @@ settings; it also refuses to run half-way beside a real, active pytest-asyncio.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib.metadata
 import sys
@@ -263,3 +264,32 @@ def no_hook_error(nodeid: str) -> str:
 def unavailable_reason(name: str, available: Sequence[str]) -> str:
     """Return pytest-asyncio's skip reason for a factory name the hook did not return."""
     return f"Loop factory {name!r} is not available. Available factories: {', '.join(available)}."
+
+
+#: pytest-asyncio's fixture naming the policy that creates event loops (deprecated there).
+POLICY_FIXTURE: Final = "event_loop_policy"
+
+POLICY_OVERRIDE_DEPRECATED: Final = (
+    'Overriding the "event_loop_policy" fixture is deprecated and will be removed in a future '
+    'version of pytest-asyncio. Use the "pytest_asyncio_loop_factories" hook to customize '
+    "event loop creation."
+)
+
+
+def current_policy() -> Any:
+    """Return asyncio's event loop policy (deprecated API on Python 3.14: no warning here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return asyncio.get_event_loop_policy()
+
+
+def set_policy(policy: Any) -> None:
+    """Set asyncio's event loop policy (deprecated API on Python 3.14: no warning here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_event_loop_policy(policy)
+
+
+def is_override(fixturedef: Any) -> bool:
+    """Whether a definition of `event_loop_policy` is the project's, not awaitest's."""
+    return getattr(fixturedef.func, "__module__", None) != "awaitest.plugin"
