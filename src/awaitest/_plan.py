@@ -67,7 +67,7 @@ class ItemPlan:
 _PLAN_KEY: Final = pytest.StashKey[ItemPlan]()
 
 
-def marker_options(node: Any) -> MarkerOptions:
+def marker_options(node: Any, *, warn: bool = False) -> MarkerOptions:
     """Read a node's `awaitest` and `asyncio` markers.
 
     `awaitest` markers merge key by key, the closest taking precedence. The
@@ -87,7 +87,9 @@ def marker_options(node: Any) -> MarkerOptions:
             kwargs.setdefault(key, value)
     if asyncio_mark is not None:
         nodeid = node.nodeid.split("[")[0]
-        translated = _pytest_asyncio.marker_kwargs(asyncio_mark.args, asyncio_mark.kwargs, nodeid)
+        translated = _pytest_asyncio.marker_kwargs(
+            asyncio_mark.args, asyncio_mark.kwargs, nodeid, warn=warn
+        )
         for key, value in translated.items():
             kwargs.setdefault(key, value)
     return MarkerOptions.parse(args, kwargs, node.nodeid)

@@ -157,9 +157,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.function is None or kind_of(metafunc.function) is Kind.SYNC:
         return
     try:
-        options = marker_options(definition)
+        options = marker_options(definition, warn=True)
+    except _pytest_asyncio.MarkerError as exc:
+        _fail(str(exc))  # a collection error, as pytest-asyncio reports it
     except ConfigError:
-        return  # reported when the test runs
+        return  # an awaitest marker error: reported when the test runs
     if settings.mode is Mode.STRICT and not options.marked:
         return
     if foreign_framework(definition) is not None:

@@ -66,6 +66,7 @@ def install_shim() -> None:
     from . import shim
 
     sys.modules["pytest_asyncio"] = shim
+    sys.modules["pytest_asyncio.plugin"] = shim  # `import pytest_asyncio.plugin` works too
 
 
 def add_options(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -165,26 +166,39 @@ def read_settings(config: pytest.Config) -> CompatSettings:
     )
 
 
-def marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any], nodeid: str) -> dict[str, Any]:
+class MarkerError(ConfigError):
+    """An `asyncio` marker has wrong arguments (a collection error, as in pytest-asyncio)."""
+
+
+def marker_kwargs(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], nodeid: str, *, warn: bool
+) -> dict[str, Any]:
     """Translate one `asyncio` marker's arguments into `awaitest` marker arguments.
 
+    Args:
+        args: The marker's positional arguments.
+        kwargs: The marker's keyword arguments.
+        nodeid: The test, for messages.
+        warn: Emit the deprecation warning for `scope=` (once per test function).
+
     Raises:
-        ConfigError: The marker's arguments are not what pytest-asyncio accepts.
+        MarkerError: The marker's arguments are not what pytest-asyncio accepts.
     """
     if args or set(kwargs) - {"loop_scope", "scope", "loop_factories"}:
         msg = (
             f"{nodeid}: mark.asyncio accepts only keyword arguments 'loop_scope' and "
             "'loop_factories'."
         )
-        raise ConfigError(msg)
+        raise MarkerError(msg)
     if "scope" in kwargs:
         if "loop_scope" in kwargs:
             msg = (
                 f'{nodeid}: An asyncio pytest marker defines both "scope" and '
                 '"loop_scope", but it should only use "loop_scope".'
             )
-            raise ConfigError(msg)
-        warnings.warn(pytest.PytestDeprecationWarning(SCOPE_KWARG_DEPRECATED), stacklevel=2)
+            raise MarkerError(msg)
+        if warn:
+            warnings.warn(pytest.PytestDeprecationWarning(SCOPE_KWARG_DEPRECATED), stacklevel=2)
     translated: dict[str, Any] = {}
     if "loop_factories" in kwargs:
         names = kwargs["loop_factories"]
@@ -197,7 +211,7 @@ def marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any], nodeid: str)
             msg = (
                 f"{nodeid}: mark.asyncio 'loop_factories' must be a non-empty sequence of strings."
             )
-            raise ConfigError(msg)
+            raise MarkerError(msg)
         translated["factory_names"] = tuple(names)
     loop_scope = kwargs.get("loop_scope") or kwargs.get("scope")
     if loop_scope is not None:
@@ -206,7 +220,7 @@ def marker_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any], nodeid: str)
                 f"{nodeid}: mark.asyncio got an unexpected loop scope value {loop_scope!r}. "
                 f"Valid scopes are: {', '.join(_scope.LOOP_SCOPES)}."
             )
-            raise ConfigError(msg)
+            raise MarkerError(msg)
         translated["loop_scope"] = loop_scope
     return translated
 

@@ -8,6 +8,7 @@ shadows a real pytest-asyncio.
 
 from __future__ import annotations
 
+import sys
 from typing import Final
 
 import pytest
@@ -19,6 +20,9 @@ __version__: Final = "1.5.0"
 __awaitest_shim__: Final = True
 
 __all__ = ("fixture", "is_async_test")
+
+#: `pytest_asyncio.plugin` is this module too.
+plugin = sys.modules[__name__]
 
 
 def is_async_test(item: pytest.Item) -> bool:
