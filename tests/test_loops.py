@@ -632,3 +632,25 @@ def test_sync_fixture_after_a_fixtureless_async_test_sees_the_tests_loop(
         """
     )
     run().assert_outcomes(passed=3)
+
+
+def test_a_loop_closed_by_a_sync_fixture_is_replaced(pytester: pytest.Pytester, run: Run) -> None:
+    """A fixture that closes the current loop (or calls asyncio.run) does not break the test."""
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import pytest
+
+        @pytest.fixture
+        def closes_the_loop():
+            asyncio.get_event_loop().close()
+            return asyncio.run(asyncio.sleep(0, "done"))
+
+        @pytest.mark.parametrize("n", [0, 1])
+        async def test_still_runs(closes_the_loop, n):
+            assert closes_the_loop == "done"
+            assert not asyncio.get_running_loop().is_closed()
+        """
+    )
+    run("-W", "error").assert_outcomes(passed=2)

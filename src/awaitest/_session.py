@@ -58,18 +58,22 @@ class Loops:
             ConfigError: The owner's loop exists with another implementation.
         """
         runner = self._runners.get(owner)
-        if runner is not None:
+        if runner is not None and not runner.loop.is_closed():
             self.check_factory(owner, factory, who)
             return runner
+        # A loop closed by the project's own code (a fixture calling loop.close() or
+        # asyncio.run()) is replaced; its close is already scheduled with its owner.
+        first = runner is None
         if policy is not None:
-            self._policies[owner] = _pytest_asyncio.current_policy()
+            self._policies.setdefault(owner, _pytest_asyncio.current_policy())
             _pytest_asyncio.set_policy(policy)
         runner = LoopRunner(factory, loop_label(owner))
         if self._debug:
             runner.loop.set_debug(True)
         self._runners[owner] = runner
         asyncio.set_event_loop(runner.loop)
-        _compat.add_finalizer(owner, lambda: self.close(owner))
+        if first:
+            _compat.add_finalizer(owner, lambda: self.close(owner))
         return runner
 
     def check_factory(self, owner: Node, factory: LoopFactory, who: str) -> None:
