@@ -1182,3 +1182,18 @@ def test_real_plugin_expected_follows_the_plugin_manager() -> None:
     blocked = pytest.PytestPluginManager()
     blocked.set_blocked("asyncio")
     assert not compat.real_plugin_expected(blocked)
+
+
+def test_pytest_asyncio_plugin_submodule_imports(pytester: pytest.Pytester, run: Run) -> None:
+    """`import pytest_asyncio.plugin` (done by some suites) gives the same shim."""
+    pytester.makepyfile(
+        """
+        import pytest_asyncio
+        import pytest_asyncio.plugin
+
+        def test_same_names():
+            assert pytest_asyncio.plugin.fixture is pytest_asyncio.fixture
+            assert pytest_asyncio.plugin.is_async_test is pytest_asyncio.is_async_test
+        """
+    )
+    run().assert_outcomes(passed=1)
