@@ -1197,3 +1197,44 @@ def test_pytest_asyncio_plugin_submodule_imports(pytester: pytest.Pytester, run:
         """
     )
     run().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("fixture_scope", "wider_scope"), [("function", "module"), ("module", "session")]
+)
+def test_sync_pytest_asyncio_fixture_sees_its_own_loop_as_current(
+    pytester: pytest.Pytester, run: Run, fixture_scope: str, wider_scope: str
+) -> None:
+    """A sync pytest_asyncio.fixture runs with its own loop current, even with a wider one open."""
+    pytester.makeconftest(
+        f"""
+        import asyncio
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture(autouse=True, scope="{wider_scope}", loop_scope="{wider_scope}")
+        async def wider():
+            yield
+
+        @pytest_asyncio.fixture(scope="{fixture_scope}", loop_scope="{fixture_scope}")
+        def captured():
+            return asyncio.get_event_loop()
+
+        @pytest_asyncio.fixture(scope="{fixture_scope}", loop_scope="{fixture_scope}")
+        def captured_gen():
+            loop = asyncio.get_event_loop()
+            yield loop
+            assert asyncio.get_event_loop() is loop
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio(loop_scope="{fixture_scope}")
+        async def test_same_loop(captured, captured_gen):
+            assert captured is asyncio.get_running_loop()
+            assert captured_gen is asyncio.get_running_loop()
+        """
+    )
+    run("--asyncio-mode=strict", "-W", "error").assert_outcomes(passed=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any, Literal, TypeVar, cast, overload
 
@@ -122,6 +123,35 @@ def _reported_plainly() -> Iterator[None]:
         yield
     except FixtureError as exc:
         raise pytest.fail.Exception(str(exc), pytrace=False) from None
+
+
+def with_current_loop(
+    func: Callable[..., Any], runner: LoopRunner, loops: Any, name: str
+) -> Callable[..., Any]:
+    """Return a sync fixture function that runs with `runner`'s loop as the current one.
+
+    For sync fixtures made with `awaitest.fixture` or `pytest_asyncio.fixture`:
+    pytest-asyncio runs them with their loop current, so code such as
+    `asyncio.get_event_loop()` in them sees the loop their async peers use.
+    """
+    if not inspect.isgeneratorfunction(func):
+
+        def call_sync_fixture(**kwargs: Any) -> Any:
+            with loops.current(runner):
+                return func(**kwargs)
+
+        return call_sync_fixture
+
+    def run_sync_generator_fixture(**kwargs: Any) -> Generator[Any, None, None]:
+        generator = func(**kwargs)
+        with loops.current(runner):
+            value = next(generator)
+        yield value
+        with loops.current(runner):
+            for _ in generator:
+                pytest.fail(f"fixture {name!r} has more than one 'yield'", pytrace=False)
+
+    return run_sync_generator_fixture
 
 
 def adapt(

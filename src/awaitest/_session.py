@@ -11,6 +11,8 @@ open loop as the thread's current event loop, for sync code that calls
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
@@ -39,6 +41,7 @@ class Loops:
 
     def __init__(self, *, debug: bool = False) -> None:
         self._runners: dict[Node, LoopRunner] = {}
+        self._current: asyncio.AbstractEventLoop | None = None
         self._policies: dict[Node, object] = {}  # the policy to restore when the loop closes
         self._debug = debug
 
@@ -71,7 +74,7 @@ class Loops:
         if self._debug:
             runner.loop.set_debug(True)
         self._runners[owner] = runner
-        asyncio.set_event_loop(runner.loop)
+        self._set_current(runner.loop)
         if first:
             _compat.add_finalizer(owner, lambda: self.close(owner))
         return runner
@@ -97,8 +100,22 @@ class Loops:
         runner = self._runners.get(owner)
         if runner is None:
             return False
-        asyncio.set_event_loop(runner.loop)
+        self._set_current(runner.loop)
         return True
+
+    def _set_current(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._current = loop
+        asyncio.set_event_loop(loop)
+
+    @contextlib.contextmanager
+    def current(self, runner: LoopRunner) -> Iterator[None]:
+        """Make `runner`'s loop the current event loop for a while (a sync fixture's setup)."""
+        previous = self._current
+        self._set_current(runner.loop)
+        try:
+            yield
+        finally:
+            self._set_current(previous)
 
     def close(self, owner: Node) -> None:
         """Close the owner's loop, if it has one."""
@@ -111,7 +128,7 @@ class Loops:
             if owner in self._policies:
                 _pytest_asyncio.set_policy(self._policies.pop(owner))
             remaining = list(self._runners.values())
-            asyncio.set_event_loop(remaining[-1].loop if remaining else None)
+            self._set_current(remaining[-1].loop if remaining else None)
 
     def close_all(self) -> None:
         """Close every loop still open, newest first (after an interrupted run)."""
@@ -155,6 +172,9 @@ class State:
         factory, policy = self._factory(self.planner.item_plan(item))
         runner = self.loops.runner(owner, factory, f"fixture {fixturedef.argname!r}", policy=policy)
         self.fixture_runners[(fixturedef, request.node)] = runner
+        # Opening a wider loop for a fixture must not take "current" away from the test's.
+        if self.current_item is not None:
+            self.loops.make_current(self.planner.item_plan(self.current_item).owner)
         return runner
 
 

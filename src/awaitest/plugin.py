@@ -23,9 +23,10 @@ from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._config import MarkerOptions, Mode, Settings
 from ._errors import ConfigError, LoopMismatchError
-from ._fixtures import adapt
+from ._fixtures import adapt, with_current_loop
 from ._loops import LoopFactory
 from ._plan import FACTORY_PARAM, marker_options
+from ._runner import LoopRunner
 from ._session import STATE_KEY, State
 from ._version import __version__
 
@@ -251,18 +252,34 @@ def pytest_fixture_setup(
         return policy
     planner = state.planner
     spec = planner.spec(fixturedef)
-    if not spec.is_async or not planner.claims_fixture(fixturedef, _compat.request_item(request)):
+    if not spec.is_async:
+        if not spec.ours_in_strict:
+            return (yield)
+        # A sync fixture made with awaitest.fixture / pytest_asyncio.fixture: its loop is current.
+        func = _compat.resolve_fixture_function(fixturedef, request)
+        runner = _fixture_runner(state, fixturedef, request)
+        stand_in = with_current_loop(func, runner, state.loops, fixturedef.argname)
+        with _compat.fixture_function_replaced(fixturedef, stand_in):
+            return (yield)
+    if not planner.claims_fixture(fixturedef, _compat.request_item(request)):
         return (yield)
     error = check_fixture_loop_scope(fixturedef.argname, fixturedef.scope, spec.loop_scope)
     if error is not None:
         _fail(error)
     func = _compat.resolve_fixture_function(fixturedef, request)
-    try:
-        runner = state.fixture_runner(fixturedef, request)
-    except ConfigError as exc:
-        _fail(str(exc))
+    runner = _fixture_runner(state, fixturedef, request)
     with _compat.fixture_function_replaced(fixturedef, adapt(spec.kind, func, runner, request)):
         return (yield)
+
+
+def _fixture_runner(
+    state: State, fixturedef: _compat.FixtureDef[Any], request: _compat.SubRequest
+) -> LoopRunner:
+    __tracebackhide__ = True
+    try:
+        return state.fixture_runner(fixturedef, request)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 @pytest.hookimpl(tryfirst=True)
