@@ -654,3 +654,34 @@ def test_a_loop_closed_by_a_sync_fixture_is_replaced(pytester: pytest.Pytester, 
         """
     )
     run("-W", "error").assert_outcomes(passed=2)
+
+
+def test_package_loop_of_the_rootdir_package_matches_its_fixtures(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """A package fixture of the rootdir's own package and a test pinned to "package" share a loop.
+
+    pytest ties package-scoped fixtures defined in the rootdir package's conftest to the
+    session, so the package loop there is the session's.
+    """
+    pytester.makepyfile(
+        __init__="",
+        conftest="""
+        import asyncio
+        import awaitest
+
+        @awaitest.fixture(scope="package", loop_scope="package")
+        async def package_loop():
+            return asyncio.get_running_loop()
+        """,
+        test_pinned="""
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.awaitest(loop_scope="package")
+
+        async def test_same_loop(package_loop):
+            assert asyncio.get_running_loop() is package_loop
+        """,
+    )
+    run().assert_outcomes(passed=1)

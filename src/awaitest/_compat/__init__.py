@@ -145,6 +145,11 @@ def fixture_scope_node(item: pytest.Item, scope: str, fixturedef: FixtureDef[Any
     if scope == "package":
         if fixturedef is not None:
             return _fixtures.get_scope_package(item, fixturedef)
-        return item.getparent(pytest.Package) or item.session
+        package = item.getparent(pytest.Package)
+        # pytest ties package-scoped fixtures of the rootdir's own package to the session;
+        # a package loop there must live as long as they do.
+        if package is None or package.path == item.config.rootpath:
+            return item.session
+        return package
     node_type = pytest.Class if scope == "class" else pytest.Module
     return item.getparent(node_type) or item
