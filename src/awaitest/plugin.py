@@ -11,14 +11,18 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import functools
-import socket
 import warnings
 from collections.abc import Generator
 from typing import Any, NoReturn
 
 import pytest
 
-from . import _compat, _hints, _ports, _xunit, hookspecs
+from . import _compat, _hints, _xunit, hookspecs
+from ._builtin_fixtures import event_loop_policy as event_loop_policy
+from ._builtin_fixtures import unused_tcp_port as unused_tcp_port
+from ._builtin_fixtures import unused_tcp_port_factory as unused_tcp_port_factory
+from ._builtin_fixtures import unused_udp_port as unused_udp_port
+from ._builtin_fixtures import unused_udp_port_factory as unused_udp_port_factory
 from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._config import MarkerOptions, Mode, Settings
@@ -333,41 +337,4 @@ def _run_hypothesis_examples_on(runner: Any, item: pytest.Function) -> None:
     hypothesis_handle.inner_test = run_example
 
 
-# -- fixtures -----------------------------------------------------------------------------
-
 _pytest_asyncio.install_shim()
-
-
-@pytest.fixture
-def unused_tcp_port() -> int:
-    """Return a free localhost TCP port."""
-    return _ports.unused_port(socket.SOCK_STREAM)
-
-
-@pytest.fixture
-def unused_udp_port() -> int:
-    """Return a free localhost UDP port."""
-    return _ports.unused_port(socket.SOCK_DGRAM)
-
-
-@pytest.fixture(scope="session")
-def unused_tcp_port_factory() -> _ports.PortFactory:
-    """Return a callable giving a different free localhost TCP port on each call."""
-    return _ports.PortFactory(socket.SOCK_STREAM)
-
-
-@pytest.fixture(scope="session")
-def unused_udp_port_factory() -> _ports.PortFactory:
-    """Return a callable giving a different free localhost UDP port on each call."""
-    return _ports.PortFactory(socket.SOCK_DGRAM)
-
-
-@pytest.fixture(scope="session")
-def event_loop_policy() -> object:
-    """Return asyncio's event loop policy (pytest-asyncio's fixture).
-
-    Overriding it still chooses the loops of the tests it reaches, with
-    pytest-asyncio's deprecation warning: choose loops with the
-    `awaitest_loop_factory` ini key or the `pytest_asyncio_loop_factories` hook.
-    """
-    return _pytest_asyncio.current_policy()

@@ -306,4 +306,5 @@ def set_policy(policy: Any) -> None:
 
 def is_override(fixturedef: Any) -> bool:
     """Whether a definition of `event_loop_policy` is the project's, not awaitest's."""
-    return getattr(fixturedef.func, "__module__", None) != "awaitest.plugin"
+    module = getattr(fixturedef.func, "__module__", None) or ""
+    return not module.startswith("awaitest.")
