@@ -66,3 +66,21 @@ def events(pytester: pytest.Pytester) -> list[str]:
     """Return the lines inner tests wrote with `log`."""
     path = pytester.path / "events.log"
     return path.read_text().splitlines() if path.exists() else []
+
+
+def loops_by_name(pytester: pytest.Pytester) -> dict[str, str]:
+    """Map each name logged with `rec.note(name, value)` to its value (e.g. a loop id)."""
+    return {line.split()[0]: line.split()[1] for line in read_log(pytester)}
+
+
+def partition(loops: dict[str, str]) -> set[frozenset[str]]:
+    """Group names by the loop they ran on."""
+    groups: dict[str, set[str]] = {}
+    for name, loop in loops.items():
+        groups.setdefault(loop, set()).add(name)
+    return {frozenset(group) for group in groups.values()}
+
+
+def groups(*names: str) -> set[frozenset[str]]:
+    """Spell an expected partition: each argument is one group of space-separated names."""
+    return {frozenset(group.split()) for group in names}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from awaitest._compat import pytest_asyncio as compat
-from inner import REC, read_log
+from inner import REC, groups, loops_by_name, partition, read_log
 
 Run = Callable[..., pytest.RunResult]
 
@@ -25,24 +25,6 @@ LOG_LOOP = """
 async def test_{n}():
     rec.note("{n}", rec.loop_id())
 """
-
-
-def loops_by_name(pytester: pytest.Pytester) -> dict[str, str]:
-    """Map each logged name to the value logged with it."""
-    return {line.split()[0]: line.split()[1] for line in read_log(pytester)}
-
-
-def partition(loops: dict[str, str]) -> set[frozenset[str]]:
-    """Group names by the loop they ran on."""
-    groups: dict[str, set[str]] = {}
-    for name, loop in loops.items():
-        groups.setdefault(loop, set()).add(name)
-    return {frozenset(group) for group in groups.values()}
-
-
-def groups(*names: str) -> set[frozenset[str]]:
-    """Spell an expected partition: each argument is one group of space-separated names."""
-    return {frozenset(group.split()) for group in names}
 
 
 def configure(pytester: pytest.Pytester, how: str, **ini: str) -> list[str]:
