@@ -35,6 +35,9 @@ FACTORY_PARAM: Final = "_awaitest_loop_factory"
 #: Union-find key of a class's async setup_class/teardown_class.
 XUNIT_CLASS: Final = "xunit-class"
 
+#: Class attribute `_xunit` sets on classes whose setup_class/teardown_class are async.
+XUNIT_FLAG: Final = "__awaitest_async_class_hooks__"
+
 Node = Any  # a pytest collection node; pytest does not export a common type
 
 
@@ -287,7 +290,7 @@ class Planner:
                     auto_fixtures.append(key)
                 groups.union(item, key)
             class_node = item.getparent(pytest.Class)
-            if class_node is not None and getattr(class_node.obj, _XUNIT_FLAG, False):
+            if class_node is not None and getattr(class_node.obj, XUNIT_FLAG, False):
                 xunit_key: tuple[object, Node] = (XUNIT_CLASS, class_node)
                 groups.add(xunit_key, class_node)
                 groups.union(item, xunit_key)
@@ -296,7 +299,3 @@ class Planner:
             item.stash[_PLAN_KEY].owner = groups.top(item)
         for key in auto_fixtures:
             self._fixture_owner[key] = groups.top(key)
-
-
-#: Class attribute `_xunit` sets on classes whose setup_class/teardown_class are async.
-_XUNIT_FLAG: Final = "__awaitest_async_class_hooks__"

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from . import _compat
-from ._plan import _XUNIT_FLAG
+from ._plan import XUNIT_FLAG
 from ._session import State
 
 _METHOD_HOOKS = ("setup_method", "teardown_method")
@@ -76,7 +76,7 @@ def patch_class(state: State, cls: type) -> None:
         func = getattr(hook, "__func__", hook)
         if inspect.iscoroutinefunction(func):
             setattr(cls, name, _class_hook(state, func))
-            setattr(cls, _XUNIT_FLAG, True)
+            setattr(cls, XUNIT_FLAG, True)
 
 
 def unittest_async_error(item: pytest.Item) -> str | None:
