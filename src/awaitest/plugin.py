@@ -156,9 +156,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     definition = metafunc.definition
     # pytest-asyncio's event_loop_policy is autouse: a project's override (parametrized or
     # not) reaches every test, sync ones included.
-    policy_defs = _compat.visible_fixturedefs(metafunc, _pytest_asyncio.POLICY_FIXTURE)
-    if policy_defs and _pytest_asyncio.is_override(policy_defs[-1]):
-        _compat.add_to_closure(metafunc, _pytest_asyncio.POLICY_FIXTURE, policy_defs)
+    # (Only awaitest's own definition registered: nothing to look up for this test.)
+    if _compat.fixture_definition_count(definition.session, _pytest_asyncio.POLICY_FIXTURE) > 1:
+        policy_defs = _compat.visible_fixturedefs(metafunc, _pytest_asyncio.POLICY_FIXTURE)
+        if policy_defs and _pytest_asyncio.is_override(policy_defs[-1]):
+            _compat.add_to_closure(metafunc, _pytest_asyncio.POLICY_FIXTURE, policy_defs)
     if metafunc.function is None or kind_of(metafunc.function) is Kind.SYNC:
         return
     try:

@@ -29,6 +29,7 @@ __all__ = [
     "add_to_closure",
     "cached_value",
     "closure_fixturedefs",
+    "fixture_definition_count",
     "fixture_function_replaced",
     "fixture_scope_node",
     "request_item",
@@ -97,6 +98,14 @@ def user_fixture_location(session: pytest.Session, name: str) -> str | None:
                 f"{bestrelpath(session.config.invocation_params.dir, path)}:{code.co_firstlineno}"
             )
     return None
+
+
+def fixture_definition_count(session: pytest.Session, name: str) -> int:
+    """Return how many definitions of fixture `name` are registered so far (cheap)."""
+    manager: Any = session._fixturemanager
+    if hasattr(manager, "_arg2node2fixturedefs"):  # pytest >= 9.1
+        return sum(len(defs) for defs in manager._arg2node2fixturedefs.get(name, {}).values())
+    return len(manager._arg2fixturedefs.get(name, ()))
 
 
 def visible_fixturedefs(metafunc: pytest.Metafunc, name: str) -> Sequence[FixtureDef[Any]]:

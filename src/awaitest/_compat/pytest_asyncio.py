@@ -255,8 +255,12 @@ def hook_factories(definition: Any) -> dict[str, Callable[[], Any]] | None:
         pytest.UsageError: An implementation returned something else than a
             non-empty mapping of names to callables.
     """
-    hook = getattr(definition.ihook, "pytest_asyncio_loop_factories", None)
-    if hook is None or not hook.get_hookimpls():
+    # No implementation registered anywhere (conftests included): skip the per-node proxy.
+    everywhere = getattr(definition.config.hook, "pytest_asyncio_loop_factories", None)
+    if everywhere is None or not everywhere.get_hookimpls():
+        return None
+    hook = definition.ihook.pytest_asyncio_loop_factories
+    if not hook.get_hookimpls():
         return None
     result = hook(config=definition.config, item=definition)
     if not isinstance(result, Mapping) or not result:
