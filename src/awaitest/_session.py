@@ -3,9 +3,10 @@
 `Loops` creates a `LoopRunner` the first time a test or fixture needs the
 loop of an owner node, and closes it when pytest tears that node down (a
 finalizer registered at creation, so every fixture set up on the loop
-afterwards is torn down first). It also keeps the most recently created
-open loop as the thread's current event loop, for sync code that calls
-`asyncio.get_event_loop()`.
+afterwards is torn down first). It also keeps the running test's loop as
+the thread's current event loop, for sync code that calls
+`asyncio.get_event_loop()`; a sync fixture made with `awaitest.fixture` sees
+its own loop instead. A loop the project's own code closed is replaced.
 """
 
 from __future__ import annotations

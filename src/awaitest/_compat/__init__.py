@@ -2,8 +2,10 @@
 
 awaitest needs a few things pytest does not make public: the fixture
 definitions an item's closure resolves to, how pytest binds a fixture method
-to the test instance, and the node a package-scoped fixture lives on. Each is
-wrapped here so a pytest upgrade breaks one module, not the plugin.
+to the test instance, the node a package-scoped fixture lives on, swapping a
+fixture's function for one setup, and adding a fixture to a test's closure.
+Each is wrapped here so a pytest upgrade breaks one module, not the plugin.
+The names pytest-asyncio gave users live next door, in `pytest_asyncio`.
 """
 
 from __future__ import annotations
