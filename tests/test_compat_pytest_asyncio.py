@@ -1220,3 +1220,25 @@ def test_sync_pytest_asyncio_fixture_sees_its_own_loop_as_current(
         """
     )
     run("--asyncio-mode=strict", "-W", "error").assert_outcomes(passed=1)
+
+
+def test_sync_generator_pytest_asyncio_fixture_yielding_twice_errors(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """A sync generator fixture made with pytest_asyncio.fixture that yields twice errors."""
+    pytester.makepyfile(
+        """
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        def twice():
+            yield 1
+            yield 2
+
+        async def test_it(twice):
+            assert twice == 1
+        """
+    )
+    result = run()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'twice' has more than one 'yield'"])

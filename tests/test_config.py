@@ -601,3 +601,13 @@ def test_scope_order() -> None:
     assert not _scope.is_scope("auto")
     assert not _scope.is_scope(None)
     assert not _scope.is_scope(2)
+
+
+def test_parse_one_rejects_an_empty_id() -> None:
+    """`=spec` (an id prefix with no id) is an error, not a silently derived id."""
+    with pytest.raises(awaitest.ConfigError) as excinfo:
+        _loops.parse_one("=asyncio", "awaitest_loop_factory")
+    assert str(excinfo.value).startswith(
+        "awaitest_loop_factory: '=asyncio' has an empty id before '='; write 'asyncio', "
+        "'uvloop' or 'package.module:callable'"
+    )
