@@ -157,7 +157,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # pytest-asyncio's event_loop_policy is autouse: a project's override (parametrized or
     # not) reaches every test, sync ones included.
     # (Only awaitest's own definition registered: nothing to look up for this test.)
-    if _compat.fixture_definition_count(definition.session, _pytest_asyncio.POLICY_FIXTURE) > 1:
+    if len(_compat.registered_fixturedefs(definition.session, _pytest_asyncio.POLICY_FIXTURE)) > 1:
         policy_defs = _compat.visible_fixturedefs(metafunc, _pytest_asyncio.POLICY_FIXTURE)
         if policy_defs and _pytest_asyncio.is_override(policy_defs[-1]):
             _compat.add_to_closure(metafunc, _pytest_asyncio.POLICY_FIXTURE, policy_defs)

@@ -31,9 +31,9 @@ __all__ = [
     "add_to_closure",
     "cached_value",
     "closure_fixturedefs",
-    "fixture_definition_count",
     "fixture_function_replaced",
     "fixture_scope_node",
+    "registered_fixturedefs",
     "request_item",
     "resolve_fixture_function",
     "user_fixture_location",
@@ -81,15 +81,18 @@ def add_finalizer(node: Any, finalizer: Callable[[], object]) -> None:
     (node if node in stack else node.session).addfinalizer(finalizer)
 
 
-def user_fixture_location(session: pytest.Session, name: str) -> str | None:
-    """Return where a project (not a plugin) defines a fixture `name`, as "file:line"."""
+def registered_fixturedefs(session: pytest.Session, name: str) -> list[FixtureDef[Any]]:
+    """Return every definition of fixture `name` registered so far, wherever it is visible."""
     manager: Any = session._fixturemanager
     if hasattr(manager, "_arg2node2fixturedefs"):  # pytest >= 9.1
         by_node = manager._arg2node2fixturedefs.get(name, {})
-        definitions = [d for defs in by_node.values() for d in defs]
-    else:
-        definitions = list(manager._arg2fixturedefs.get(name, ()))
-    for fixturedef in definitions:
+        return [d for defs in by_node.values() for d in defs]
+    return list(manager._arg2fixturedefs.get(name, ()))
+
+
+def user_fixture_location(session: pytest.Session, name: str) -> str | None:
+    """Return where a project (not a plugin) defines a fixture `name`, as "file:line"."""
+    for fixturedef in registered_fixturedefs(session, name):
         func = fixturedef.func
         code = getattr(getattr(func, "__func__", func), "__code__", None)
         if code is None:
@@ -100,14 +103,6 @@ def user_fixture_location(session: pytest.Session, name: str) -> str | None:
                 f"{bestrelpath(session.config.invocation_params.dir, path)}:{code.co_firstlineno}"
             )
     return None
-
-
-def fixture_definition_count(session: pytest.Session, name: str) -> int:
-    """Return how many definitions of fixture `name` are registered so far (cheap)."""
-    manager: Any = session._fixturemanager
-    if hasattr(manager, "_arg2node2fixturedefs"):  # pytest >= 9.1
-        return sum(len(defs) for defs in manager._arg2node2fixturedefs.get(name, {}).values())
-    return len(manager._arg2fixturedefs.get(name, ()))
 
 
 def visible_fixturedefs(metafunc: pytest.Metafunc, name: str) -> Sequence[FixtureDef[Any]]:
