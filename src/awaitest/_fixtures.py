@@ -175,9 +175,10 @@ def adapt(
         def run_coroutine_fixture(**kwargs: Any) -> Any:
             __tracebackhide__ = True
             with _reported_plainly():
-                runner.check_can_run(f"fixture {name!r}")  # before a coroutine exists to leak
                 value, snapshot = runner.run(
-                    _with_context(func(**kwargs)), contextvars.copy_context(), f"fixture {name!r}"
+                    lambda: _with_context(func(**kwargs)),
+                    contextvars.copy_context(),
+                    f"fixture {name!r}",
                 )
             request.addfinalizer(ContextPatch(snapshot).undo)
             return value
@@ -187,8 +188,9 @@ def adapt(
     def run_asyncgen_fixture(**kwargs: Any) -> Generator[Any, None, None]:
         __tracebackhide__ = True
         with _reported_plainly():
-            runner.check_can_run(f"fixture {name!r}")  # before an async generator exists to leak
-            lifetime = runner.start_fixture(func(**kwargs), contextvars.copy_context(), name)
+            lifetime = runner.start_fixture(
+                lambda: func(**kwargs), contextvars.copy_context(), name
+            )
         assert lifetime.context is not None
         patch = ContextPatch(lifetime.context)
         yield lifetime.value

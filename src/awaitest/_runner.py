@@ -24,7 +24,7 @@ import contextlib
 import contextvars
 import sys
 import traceback
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any, TypeVar
 
 from ._errors import FixtureCrashedError, FixtureError
@@ -97,11 +97,19 @@ class LoopRunner:
                     self.loop.run_until_complete(task)
             raise
 
-    def run(self, coro: Coroutine[Any, Any, T], context: contextvars.Context, what: str) -> T:
-        """Run `coro` as a task in `context` and return its result.
+    def run(
+        self,
+        make: Callable[[], Coroutine[Any, Any, T]],
+        context: contextvars.Context,
+        what: str,
+    ) -> T:
+        """Run the coroutine `make()` returns as a task in `context`; return its result.
+
+        `make` is called only once the loop is known to be free to run, so a
+        refused run leaves no never-awaited coroutine behind.
 
         Args:
-            coro: The coroutine to run.
+            make: Makes the coroutine to run.
             context: The context the task runs in.
             what: What is being run, for error messages.
 
@@ -110,7 +118,7 @@ class LoopRunner:
         """
         __tracebackhide__ = True
         self.check_can_run(what)
-        task = _spawn(self.loop, coro, context)
+        task = _spawn(self.loop, make(), context)
         return self._wait(task, task)
 
     def run_test(self, coro: Coroutine[Any, Any, object], context: contextvars.Context) -> None:
@@ -141,12 +149,16 @@ class LoopRunner:
             raise self._crashed[crashed_before].crash_error(_DURING_TEST)
 
     def start_fixture(
-        self, agen: AsyncGenerator[T, None], context: contextvars.Context, name: str
+        self,
+        make: Callable[[], AsyncGenerator[T, None]],
+        context: contextvars.Context,
+        name: str,
     ) -> FixtureLifetime:
         """Run an async-generator fixture up to its `yield`, in a task of its own.
 
         Args:
-            agen: The fixture's async generator.
+            make: Makes the fixture's async generator (called only if the loop
+                is free to run it).
             context: The context its task runs in.
             name: The fixture's name, for messages.
 
@@ -155,7 +167,7 @@ class LoopRunner:
         """
         __tracebackhide__ = True
         self.check_can_run(f"fixture {name!r}")
-        lifetime = FixtureLifetime(self, agen, name)
+        lifetime = FixtureLifetime(self, make(), name)
         lifetime.start(context)
         return lifetime
 

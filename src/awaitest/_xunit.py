@@ -42,8 +42,8 @@ def _method_hook(state: State, hook: Callable[..., Coroutine[Any, Any, Any]]) ->
         __tracebackhide__ = True
         item = state.current_item
         assert item is not None, "awaitest: an xunit hook ran outside a test"
-        coro = hook(self, method) if with_method else hook(self)
-        state.item_runner(item).run(coro, contextvars.copy_context(), hook.__name__)
+        args = (self, method) if with_method else (self,)
+        state.item_runner(item).run(lambda: hook(*args), contextvars.copy_context(), hook.__name__)
 
     return run_method_hook
 
@@ -58,7 +58,7 @@ def _class_hook(state: State, hook: Callable[..., Coroutine[Any, Any, Any]]) -> 
         owner = state.planner.xunit_class_owner(class_node) if class_node else item
         plan = state.planner.item_plan(item)
         runner = state.loops.runner(owner, plan.factory, f"{cls.__name__}.{hook.__name__}")
-        runner.run(hook(cls), contextvars.copy_context(), hook.__name__)
+        runner.run(lambda: hook(cls), contextvars.copy_context(), hook.__name__)
 
     return classmethod(run_class_hook)
 
