@@ -400,3 +400,16 @@ def test_a_closed_loop_is_refused() -> None:
     with pytest.raises(RuntimeError, match="cannot install a virtual clock on a closed loop"):
         clock.install(loop)
     assert clock.loop is None
+
+
+def test_uninstall_after_the_loop_closed() -> None:
+    """A loop closed while on virtual time can still be given its own time back."""
+    loop = asyncio.new_event_loop()
+    clock = VirtualClock()
+    clock.install(loop)
+    run(loop, asyncio.sleep(5))
+    loop.close()
+    clock.uninstall()
+    assert "time" not in vars(loop)
+    assert clock_of(loop) is None
+    assert clock.time() == 5.0
