@@ -115,7 +115,7 @@ def _why_not_asgi(app: object) -> str | None:
     if _binds(signature, 3):
         return None  # it may return an awaitable
     if _binds(signature, 0):
-        name = describe(app).removeprefix("app ").strip("'")
+        name = getattr(app, "__name__", "app")
         return (
             f"{describe(app)} takes no arguments, so it looks like an app factory (or a "
             f"class), not an app: {expected}. Pass the app it makes, e.g. {name}()."

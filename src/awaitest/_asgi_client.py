@@ -73,7 +73,7 @@ class ASGIClient(httpx.AsyncClient):
                 a FastAPI app), or an argument is not callable.
         """
         __tracebackhide__ = True
-        culprit = f"client.override({getattr(dependency, '__qualname__', dependency)}, ...)"
+        culprit = f"client.override({getattr(dependency, '__name__', dependency)}, ...)"
         return self._overrides.add(dependency, replacement, Lifetime.TEST, culprit)
 
 

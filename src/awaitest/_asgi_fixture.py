@@ -11,19 +11,32 @@ test made (`client.override(...)`) at that test's teardown, through a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
-from typing import Any, Literal
+import pathlib
+import traceback
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from typing import Any, Final, Literal
 
+import asgi_lifespan
 import pytest
 
-from ._asgi_app import ASGIApp, check_app
+from ._asgi_app import AppError, ASGIApp, ASGIUsageError, check_app
 from ._asgi_client import ASGIClient, open_asgi_client
 from ._asgi_overrides import Lifetime
 from ._errors import ConfigError
 from ._fixtures import fixture
 
 _Scope = Literal["session", "package", "module", "class", "function"]
+
+#: Where the code between a fixture and the app lives: awaitest, asgi-lifespan, asyncio.
+_PLUMBING: Final = (
+    pathlib.Path(__file__).parent,
+    pathlib.Path(asgi_lifespan.__file__ or "").parent,
+    pathlib.Path(asyncio.__file__ or "").parent,
+)
+_PLUMBING_FILES: Final = (contextlib.__file__,)
 
 
 class _EndTestOverrides:
@@ -38,6 +51,35 @@ class _EndTestOverrides:
             return (yield)
         finally:
             self.client._overrides.end((Lifetime.TEST,))
+
+
+@contextlib.contextmanager
+def _reported_plainly() -> Iterator[None]:
+    """Report the client's errors as their message and the app's own traceback.
+
+    The full traceback of a fixture error would mostly show the event loop,
+    asgi-lifespan and awaitest; what the user needs is the message and where
+    the app failed.
+    """
+    __tracebackhide__ = True
+    try:
+        yield
+    except (AppError, ASGIUsageError) as exc:
+        msg = str(exc)
+        cause = exc.__cause__
+        if cause is not None:
+            tb = cause.__traceback__
+            while tb is not None and _is_plumbing(tb.tb_frame.f_code.co_filename):
+                tb = tb.tb_next
+            trace = "".join(traceback.format_exception(type(cause), cause, tb)).rstrip()
+            msg = f"{msg}\n{trace}"
+        raise pytest.fail.Exception(msg, pytrace=False) from None
+
+
+def _is_plumbing(filename: str) -> bool:
+    """Whether a traceback entry is in code between the fixture and the app."""
+    path = pathlib.Path(filename)
+    return filename in _PLUMBING_FILES or any(path.is_relative_to(dir) for dir in _PLUMBING)
 
 
 def client_fixture(
@@ -97,27 +139,28 @@ def client_fixture(
     ) -> AsyncIterator[ASGIClient]:
         __tracebackhide__ = True
         target = fixtures[app] if isinstance(app, str) else app
-        async with open_asgi_client(
-            target,
-            culprit=f"fixture {request.fixturename!r}",
-            base_url=base_url,
-            headers=headers,
-            lifespan=lifespan,
-            startup_timeout=startup_timeout,
-            shutdown_timeout=shutdown_timeout,
-            overrides=overrides,
-            raise_app_exceptions=raise_app_exceptions,
-            options=options,
-        ) as client:
-            plugin = None
-            if request.scope != "function":
-                plugin = _EndTestOverrides(client)
-                request.config.pluginmanager.register(plugin)
-            try:
-                yield client
-            finally:
-                if plugin is not None:
-                    request.config.pluginmanager.unregister(plugin)
+        with _reported_plainly():
+            async with open_asgi_client(
+                target,
+                culprit=f"fixture {request.fixturename!r}",
+                base_url=base_url,
+                headers=headers,
+                lifespan=lifespan,
+                startup_timeout=startup_timeout,
+                shutdown_timeout=shutdown_timeout,
+                overrides=overrides,
+                raise_app_exceptions=raise_app_exceptions,
+                options=options,
+            ) as client:
+                plugin = None
+                if request.scope != "function":
+                    plugin = _EndTestOverrides(client)
+                    request.config.pluginmanager.register(plugin)
+                try:
+                    yield client
+                finally:
+                    if plugin is not None:
+                        request.config.pluginmanager.unregister(plugin)
 
     parameters = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     if isinstance(app, str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,7 +50,9 @@ class _LifespanWatch:
         async def watched_send(message: Message) -> None:
             kind = message["type"]
             self.sent.append(kind)
-            if kind.endswith(".failed"):
+            if kind.endswith(".failed") and not isinstance(
+                sys.exc_info()[1], asyncio.CancelledError
+            ):
                 # Apps that report a failure and then wait for the next event (Quart)
                 # would leave LifespanManager waiting until its timeout: end them here.
                 self.failure = str(message.get("message", "")).strip()
@@ -76,6 +79,13 @@ class _LifespanWatch:
         not_supported = f"{culprit}: {app} does not support the ASGI lifespan protocol"
         no_lifespan = "Pass lifespan=False to test it without startup and shutdown."
         cause = self._cause()
+        if isinstance(exc, TimeoutError) and exc is not cause and exc is not self.error:
+            msg = (
+                f"{culprit}: {app} did not finish its lifespan startup within {timeout} "
+                f"seconds (startup_timeout={timeout}). Find what its startup waits for, or "
+                "raise startup_timeout (None waits as long as it takes)."
+            )
+            return LifespanError(msg)
         if isinstance(exc, LifespanNotSupported) or not self.received:
             if isinstance(self.error, _LifespanEnded):
                 what = "it returned from the 'lifespan' scope without receiving an event"
@@ -86,23 +96,15 @@ class _LifespanWatch:
             return LifespanError(f"{not_supported}: {what}. {no_lifespan}")
         if cause is not None:
             how = f"raised {_show(cause)}"
-            trace = " (its traceback is above)"
         elif self.failure:
-            how, trace = f"reported: {self.failure}", ""
+            how = f"reported: {self.failure}"
         elif self.error is not None:
-            how, trace = "returned without sending 'lifespan.startup.complete'", ""
-        elif isinstance(exc, TimeoutError):
-            msg = (
-                f"{culprit}: {app} did not finish its lifespan startup within {timeout} "
-                f"seconds (startup_timeout={timeout}). Find what its startup waits for, or "
-                "raise startup_timeout (None waits as long as it takes)."
-            )
-            return LifespanError(msg)
+            how = "returned without sending 'lifespan.startup.complete'"
         else:
-            how, trace = f"failed: {_show(exc)}", ""
+            how = f"failed: {_show(exc)}"
         msg = (
             f"{culprit}: the lifespan startup of {app} {how}, so no request was sent. Fix the "
-            f"app's startup{trace}, or pass lifespan=False to test without it."
+            "app's startup, or pass lifespan=False to test without it."
         )
         return LifespanError(msg)
 
@@ -112,17 +114,17 @@ class _LifespanWatch:
         """Explain why shutdown failed, given what `LifespanManager` raised."""
         app = describe(self.app)
         cause = self._cause()
-        if cause is not None:
-            how = f"raised {_show(cause)} (its traceback is above)"
-        elif self.failure:
-            how = f"reported: {self.failure}"
-        elif self.error is not None:
-            how = "ended before the shutdown: the app returned from the 'lifespan' scope early"
-        elif isinstance(exc, TimeoutError):
+        if isinstance(exc, TimeoutError) and exc is not cause and exc is not self.error:
             how = (
                 f"did not finish within {timeout} seconds (shutdown_timeout={timeout}); find "
                 "what it waits for, or raise shutdown_timeout"
             )
+        elif cause is not None:
+            how = f"raised {_show(cause)}"
+        elif self.failure:
+            how = f"reported: {self.failure}"
+        elif self.error is not None:
+            how = "ended before the shutdown: the app returned from the 'lifespan' scope early"
         else:
             how = f"failed: {_show(exc)}"
         return LifespanError(f"{culprit}: the lifespan shutdown of {app} {how}.")
@@ -137,7 +139,8 @@ class _LifespanWatch:
 
 
 def _show(exc: BaseException) -> str:
-    text = str(exc)
+    """Name an exception in one line: its type and the first line of its message."""
+    text = str(exc).strip().split("\n", 1)[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -168,6 +171,7 @@ async def run_lifespan(
         LifespanError: Startup or shutdown failed or timed out, or the app
             does not support the lifespan protocol.
     """
+    __tracebackhide__ = True
     watch = _LifespanWatch(app)
     manager = LifespanManager(
         watch, startup_timeout=startup_timeout, shutdown_timeout=shutdown_timeout
@@ -191,6 +195,7 @@ async def run_lifespan(
 async def _shut_down(
     manager: LifespanManager, watch: _LifespanWatch, culprit: str, timeout: float | None
 ) -> None:
+    __tracebackhide__ = True
     try:
         await manager.__aexit__(None, None, None)
     except Exception as exc:

@@ -30,7 +30,7 @@ class Lifetime(enum.Enum):
 
 
 def _name(obj: object) -> str:
-    return str(getattr(obj, "__qualname__", None) or repr(obj))
+    return str(getattr(obj, "__name__", None) or repr(obj))
 
 
 class Override:
