@@ -51,8 +51,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--contenders",
         default="all",
-        help="'all' (one virtualenv each), 'current' (this interpreter's plugins, no "
-        f"virtualenvs), or comma-separated names from: {', '.join(contenders.NAMES)}",
+        help="'all' (one virtualenv each), or comma-separated names from: "
+        f"{', '.join(contenders.NAMES)}; 'current' or 'current:NAME,...' runs those installed "
+        "in this interpreter instead, creating no virtualenv",
     )
     p.add_argument(
         "--venv-dir",
@@ -94,10 +95,15 @@ def choose_suites(text: str) -> list[str]:
 
 def setup(options: argparse.Namespace) -> contenders.Found:
     """Return the contenders of --contenders."""
-    if options.contenders == "current":
-        return contenders.current(contenders.select(None))
-    names = None if options.contenders == "all" else options.contenders.split(",")
-    specs = contenders.select(names)
+    where, _, chosen = options.contenders.rpartition(":")
+    if chosen == "current":
+        where, chosen = "current", "all"
+    specs = contenders.select(None if chosen == "all" else chosen.split(","))
+    if where == "current":
+        return contenders.current(specs)
+    if where:
+        msg = f"--contenders {options.contenders}: only 'current:' may precede the names."
+        raise BenchError(msg)
     return contenders.virtualenvs(specs, options.venv_dir, options.pytest_version, ROOT, log)
 
 
@@ -153,7 +159,9 @@ def _main(options: argparse.Namespace) -> int:
         "load_average_after": _load(),
         "reps": reps,
         "warmup": warmup,
-        "mode": "current interpreter" if options.contenders == "current" else "virtualenvs",
+        "mode": "current interpreter"
+        if options.contenders.startswith("current")
+        else "virtualenvs",
         "contenders": {c.name: c.versions for c in found},
         "unavailable": {u.name: u.reason for u in unavailable},
     }

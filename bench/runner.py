@@ -35,6 +35,7 @@ _SUMMARY = re.compile(r" in (?P<seconds>[\d.]+)s\b")
 _PASSED = re.compile(r"\b(?P<n>\d+) passed\b")
 _COLLECTED = re.compile(r"\b(?P<n>\d+) tests? collected\b")
 _PROBLEM = re.compile(r"\b\d+ (failed|errors?)\b")
+_PROGRESS = re.compile(r"[.FEsxX]+ *\[ *\d+%\]")
 
 Status = Literal["ok", "n/a", "failed"]
 
@@ -47,11 +48,13 @@ class Sample:
         wall: Subprocess wall time in seconds, plus the plan's extrapolation.
         pytest_seconds: The duration pytest printed, plus the extrapolation (None if absent).
         rss_mb: The child's peak resident memory in MiB.
+        position: When it ran among the case's runs (0-based, warm-ups included).
     """
 
     wall: float
     pytest_seconds: float | None
     rss_mb: float
+    position: int
 
 
 @dataclasses.dataclass
@@ -140,7 +143,7 @@ def check(outcome: Outcome, plan: Plan) -> str | None:
 
 def first_error(output: str) -> str | None:
     """Return the first error line of a pytest report, shortened, or None."""
-    lines = output.splitlines()
+    lines = [line for line in output.splitlines() if not _PROGRESS.fullmatch(line)]
     for line in lines:
         if line.startswith("E  "):
             return _short(line[1:].strip())
@@ -156,12 +159,12 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def sample(outcome: Outcome, plan: Plan) -> Sample:
-    """Return the measurements of a counted run."""
+def sample(outcome: Outcome, plan: Plan, position: int) -> Sample:
+    """Return the measurements of a counted run, the `position`-th of its case."""
     lines = outcome.output.strip().splitlines()
     match = _SUMMARY.search(lines[-1]) if lines else None
     reported = float(match["seconds"]) + plan.extrapolate if match else None
-    return Sample(outcome.wall + plan.extrapolate, reported, outcome.rss_mb)
+    return Sample(outcome.wall + plan.extrapolate, reported, outcome.rss_mb, position)
 
 
 def measure(
@@ -202,6 +205,7 @@ def measure(
         plans[contender.name] = plan
         rows[contender.name] = Row(contender.name, plan.note)
     active = [contender for contender in contenders if contender.name in plans]
+    position = 0
     for rep in range(warmup + reps):
         shift = rep % len(active) if active else 0
         for contender in active[shift:] + active[:shift]:
@@ -211,12 +215,13 @@ def measure(
             args = (*BASE_ARGS, *contender.plugin_args, *plan.args)
             directory = workdir / case.name / contender.name
             outcome = run_pytest(contender.python, args, directory, timeout)
+            position += 1
             problem = check(outcome, plan)
             if problem is not None:
                 row.status = "n/a" if plan.unsupported_if_fails else "failed"
                 row.reason = problem
                 log(f"bench: {case.name}: {contender.name}: {row.status}: {problem}")
             elif rep >= warmup:
-                row.samples.append(sample(outcome, plan))
+                row.samples.append(sample(outcome, plan, position - 1))
         log(f"bench: {case.name}: run {rep + 1}/{warmup + reps} done")
     return CaseResult(case, [rows[contender.name] for contender in active])
