@@ -92,7 +92,7 @@ class _LifespanWatch:
             elif self.error is None or isinstance(self.error, LifespanNotSupported):
                 what = "it sent a message on the 'lifespan' scope before receiving one"
             else:
-                what = f"it raised {_show(self.error)} when called with the 'lifespan' scope"
+                what = f"called with the 'lifespan' scope, it raised {_show(self.error)}"
             return LifespanError(f"{not_supported}: {what}. {no_lifespan}")
         if cause is not None:
             how = f"raised {_show(cause)}"

@@ -20,6 +20,7 @@ from typing import Final, NoReturn
 
 import anyio
 import httpx
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._asgi_app import AppError, ASGIApp, Message, Scope, describe
 
@@ -101,9 +102,10 @@ class _Exchange(httpx.AsyncByteStream):
         self._start_seen = asyncio.Event()  # the app started the response, or ended
         self._body_complete = False
         self._disconnected = asyncio.Event()
-        self._send_body, self._receive_body = anyio.create_memory_object_stream[bytes](
-            _BUFFERED_CHUNKS
-        )
+        # Not create_memory_object_stream[bytes](...): that spelling needs anyio 4.
+        streams: tuple[MemoryObjectSendStream[bytes], MemoryObjectReceiveStream[bytes]]
+        streams = anyio.create_memory_object_stream(_BUFFERED_CHUNKS)
+        self._send_body, self._receive_body = streams
         self._error: Exception | None = None
         self._error_reported = False
         self._task: asyncio.Task[None] | None = None
