@@ -67,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
         help="pytest version of every virtualenv (default: this interpreter's)",
     )
     p.add_argument(
+        "--awaitest",
+        metavar="REQUIREMENT",
+        help="what pip installs as awaitest, e.g. a directory holding a snapshot of a commit "
+        "(default: this checkout, editable, so uncommitted changes are measured too)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=ROOT / "bench" / "results",
@@ -104,7 +110,8 @@ def setup(options: argparse.Namespace) -> contenders.Found:
     if where:
         msg = f"--contenders {options.contenders}: only 'current:' may precede the names."
         raise BenchError(msg)
-    return contenders.virtualenvs(specs, options.venv_dir, options.pytest_version, ROOT, log)
+    awaitest = ["-e", str(ROOT)] if options.awaitest is None else [options.awaitest]
+    return contenders.virtualenvs(specs, options.venv_dir, options.pytest_version, awaitest, log)
 
 
 def log(line: str) -> None:
@@ -163,6 +170,9 @@ def _main(options: argparse.Namespace) -> int:
         if options.contenders.startswith("current")
         else "virtualenvs",
         "contenders": {c.name: c.versions for c in found},
+        "awaitest_from": "this interpreter"
+        if options.contenders.startswith("current")
+        else options.awaitest or f"{ROOT} (editable)",
         "unavailable": {u.name: u.reason for u in unavailable},
     }
     heading = _heading(meta)
@@ -198,6 +208,7 @@ def _heading(meta: dict[str, Any]) -> str:
         + f"; {meta['mode']}; {meta['reps']} timed run(s) after {meta['warmup']} warm-up"
         + (f"; load average {load:.2f} on {meta['cpus']} CPUs at start" if load is not None else "")
     ]
+    lines.append(f"awaitest from {meta['awaitest_from']}")
     for name, reason in meta["unavailable"].items():
         lines.append(f"not run: {name} ({reason})")
     return "\n".join(lines)

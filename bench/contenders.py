@@ -44,7 +44,8 @@ class Spec:
     Attributes:
         name: Its name in tables and `--contenders`.
         flavour: How its tests are written: "awaitest", "pytest-asyncio", "anyio" or "sync".
-        requirements: What pip installs beside pytest; "{root}" is this repository.
+        requirements: What pip installs beside pytest; "{awaitest}" stands for awaitest's
+            requirement (by default this checkout, editable).
         plugin_args: pytest arguments switching the other async plugins off.
         distributions: Distributions whose versions the report shows.
         special: A feature only some cases use ("looptime"); other cases skip the contender.
@@ -60,7 +61,7 @@ class Spec:
 
 SPECS = (
     Spec("sync", "sync", (), _off()),
-    Spec("awaitest", "awaitest", ("-e", "{root}"), _off("awaitest"), ("awaitest",)),
+    Spec("awaitest", "awaitest", ("{awaitest}",), _off("awaitest"), ("awaitest",)),
     Spec(
         "pytest-asyncio", "pytest-asyncio", (PYTEST_ASYNCIO,), _off("asyncio"), ("pytest-asyncio",)
     ),
@@ -178,7 +179,7 @@ def virtualenvs(
     specs: Sequence[Spec],
     directory: Path,
     pytest_version: str,
-    root: Path,
+    awaitest: Sequence[str],
     log: Callable[[str], None],
 ) -> Found:
     """Create (or reuse) one virtual environment per contender under `directory`.
@@ -187,7 +188,7 @@ def virtualenvs(
         specs: The contenders.
         directory: Where the environments live (one subdirectory each).
         pytest_version: The pytest every environment gets.
-        root: This repository, installed editable for awaitest.
+        awaitest: pip arguments installing awaitest (e.g. "-e", the checkout).
         log: Progress lines.
 
     Returns:
@@ -200,7 +201,8 @@ def virtualenvs(
     unavailable: list[Unavailable] = []
     for spec in specs:
         requirements = [f"pytest=={pytest_version}"]
-        requirements += [item.format(root=root) for item in spec.requirements]
+        for item in spec.requirements:
+            requirements += awaitest if item == "{awaitest}" else [item]
         try:
             python = _venv(directory / spec.name, requirements, log)
         except BenchError as error:
