@@ -66,6 +66,13 @@ async def whoami(db=Depends(get_db), user=Depends(get_user)):
     return {"db": db, "user": user}
 
 
+@app.get("/visit")
+async def visit(request: Request):
+    seen = getattr(request.state, "visited", False)
+    request.state.visited = True
+    return {"seen": seen, "db": request.state.db}
+
+
 @app.get("/echo")
 async def echo(request: Request):
     return {"url": str(request.url), "token": request.headers.get("x-token")}
@@ -146,6 +153,22 @@ def test_lifespan_runs_around_each_test_and_its_state_reaches_handlers(
         "test_second",
         "shutdown",
     ]
+
+
+def test_each_request_gets_its_own_copy_of_the_state(pytester: pytest.Pytester, run: Run) -> None:
+    """What a handler stores on request.state stays in that request, as under uvicorn."""
+    _shop(pytester)
+    pytester.makepyfile(
+        test_visits="""
+        async def test_visits(client):
+            for _ in range(2):
+                response = await client.get("/visit")
+                assert response.json() == {"seen": False, "db": "real-db"}
+            assert client.state == {"db": "real-db"}
+        """
+    )
+    result = run()
+    result.assert_outcomes(passed=1)
 
 
 def test_session_client_starts_the_app_once_for_every_test(

@@ -38,6 +38,10 @@ class _LifespanWatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
+            if "state" in scope:
+                # A shallow copy per request, as uvicorn and hypercorn give: what one request
+                # stores on request.state must not reach the next one.
+                scope["state"] = dict(scope["state"])
             await self.app(scope, receive, send)
             return
         self.state = scope.setdefault("state", {})
