@@ -171,13 +171,13 @@ def test_uvloop_factory_without_uvloop_is_a_usage_error(
         pytest.param(
             "@pytest.mark.awaitest(bogus=1, loop_scope='module')",
             "test_marker.py::test_it: @pytest.mark.awaitest got unknown argument(s) bogus; "
-            "allowed: loop_scope, loop_factory.",
+            "allowed: loop_scope, loop_factory, guards, timeout, virtual_time.",
             id="unknown-argument",
         ),
         pytest.param(
             "@pytest.mark.awaitest(zeta=1, alpha=2)",
             "test_marker.py::test_it: @pytest.mark.awaitest got unknown argument(s) alpha, "
-            "zeta; allowed: loop_scope, loop_factory.",
+            "zeta; allowed: loop_scope, loop_factory, guards, timeout, virtual_time.",
             id="unknown-arguments-sorted",
         ),
         pytest.param(

@@ -52,6 +52,7 @@ def test_example_suite_passes(examples_run: subprocess.CompletedProcess[str]) ->
 def test_example_suite_runs_on_awaitest(examples_run: subprocess.CompletedProcess[str]) -> None:
     """The example suite runs under awaitest in auto mode, with the repository's settings."""
     lines = examples_run.stdout.splitlines()
-    header = f"awaitest {awaitest.__version__}: mode=auto, loop=asyncio, loop_scope=auto"
+    header = f"awaitest {awaitest.__version__}: mode=auto, loop=asyncio, loop_scope=auto, "
+    header += "guards=default, timeout=none"
     assert header in lines
     assert "configfile: pyproject.toml" in lines

@@ -274,5 +274,5 @@ def test_report_header_shows_the_loops(
     result = run()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        [f"awaitest {awaitest.__version__}: mode=auto, {shown}, loop_scope=auto"]
+        [f"awaitest {awaitest.__version__}: mode=auto, {shown}, loop_scope=auto, *"]
     )

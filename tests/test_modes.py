@@ -393,10 +393,10 @@ def test_awaitest_runs_tests_beside_anyio_tests(pytester: pytest.Pytester, run: 
 @pytest.mark.parametrize(
     ("ini", "header"),
     [
-        ("", "awaitest 0.1.0: mode=auto, loop=asyncio, loop_scope=auto"),
+        ("", "awaitest 0.1.0: mode=auto, loop=asyncio, loop_scope=auto, guards=default, *"),
         (
             "awaitest_mode = strict\nawaitest_default_loop_scope = module\n",
-            "awaitest 0.1.0: mode=strict, loop=asyncio, loop_scope=module",
+            "awaitest 0.1.0: mode=strict, loop=asyncio, loop_scope=module, guards=default, *",
         ),
     ],
 )

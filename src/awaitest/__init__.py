@@ -7,8 +7,11 @@ explicit loop scopes), the exceptions, and the version.
 
 from __future__ import annotations
 
+from ._clock import VirtualClock as VirtualClock
 from ._errors import AwaitestError as AwaitestError
+from ._errors import AwaitestWarning as AwaitestWarning
 from ._errors import ConfigError as ConfigError
+from ._errors import DeadlineError as DeadlineError
 from ._errors import FixtureCrashedError as FixtureCrashedError
 from ._errors import FixtureError as FixtureError
 from ._errors import LoopMismatchError as LoopMismatchError
@@ -17,10 +20,13 @@ from ._version import __version__ as __version__
 
 __all__ = [
     "AwaitestError",
+    "AwaitestWarning",
     "ConfigError",
+    "DeadlineError",
     "FixtureCrashedError",
     "FixtureError",
     "LoopMismatchError",
+    "VirtualClock",
     "__version__",
     "fixture",
 ]

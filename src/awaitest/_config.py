@@ -17,6 +17,7 @@ from typing import Final
 
 from . import _loops, _scope
 from ._errors import ConfigError
+from ._guards.policy import GuardPolicy
 
 
 class Mode(str, enum.Enum):
@@ -57,6 +58,12 @@ class Settings:
             `asyncio_default_fixture_loop_scope` (a scope or "fixture-scope").
         compat_test_loop_scope: pytest-asyncio's `asyncio_default_test_loop_scope`.
         debug: Run loops in asyncio debug mode (`asyncio_debug`).
+        guards: What each guard does (`awaitest_guards`).
+        blocking_threshold: How long sync code may hold the loop, in seconds
+            (`awaitest_blocking_threshold`).
+        timeout: The default timeout of every test, in seconds, or None.
+        timeout_source: Where `timeout` was set, for messages.
+        virtual_time: Run async tests on virtual time (`awaitest_virtual_time`).
     """
 
     mode: Mode = Mode.AUTO
@@ -65,6 +72,11 @@ class Settings:
     compat_fixture_loop_scope: str | None = None
     compat_test_loop_scope: str | None = None
     debug: bool = False
+    guards: GuardPolicy = dataclasses.field(default_factory=GuardPolicy)
+    blocking_threshold: float = 0.1
+    timeout: float | None = None
+    timeout_source: str = ""
+    virtual_time: bool = False
 
     @classmethod
     def parse(
@@ -73,6 +85,10 @@ class Settings:
         mode: str | None,
         default_loop_scope: str | None,
         loop_factory: Sequence[str] | None,
+        guards: str | None = None,
+        blocking_threshold: str | None = None,
+        timeout: tuple[str, str] | None = None,
+        virtual_time: bool = False,
     ) -> Settings:
         """Validate raw setting values.
 
@@ -80,6 +96,10 @@ class Settings:
             mode: `awaitest_mode` / `--awaitest-mode`, or None if unset.
             default_loop_scope: `awaitest_default_loop_scope`, or None.
             loop_factory: `awaitest_loop_factory` entries, or None/empty.
+            guards: `awaitest_guards` / `--awaitest-guards`, or None.
+            blocking_threshold: `awaitest_blocking_threshold`, or None.
+            timeout: The timeout and where it was set (e.g. "--timeout"), or None.
+            virtual_time: `awaitest_virtual_time`.
 
         Returns:
             The settings.
@@ -100,15 +120,48 @@ class Settings:
             if loop_factory
             else (_loops.DEFAULT,)
         )
+        threshold = 0.1
+        if blocking_threshold:
+            threshold = parse_seconds(blocking_threshold, "awaitest_blocking_threshold")
+            if threshold == 0:
+                msg = (
+                    "awaitest_blocking_threshold: must be more than 0 seconds; to stop "
+                    "watching for blocking calls set awaitest_guards = blocking=off."
+                )
+                raise ConfigError(msg)
+        seconds, source = None, ""
+        if timeout is not None:
+            seconds, source = parse_seconds(timeout[0], timeout[1]) or None, timeout[1]
         return cls(
             mode=parsed_mode,
             default_loop_scope=None if scope == AUTO_SCOPE else scope,
             loop_factories=factories,
+            guards=GuardPolicy.parse(guards, "awaitest_guards"),
+            blocking_threshold=threshold,
+            timeout=seconds,
+            timeout_source=source,
+            virtual_time=virtual_time,
         )
 
 
+def parse_seconds(value: object, where: str) -> float:
+    """Parse a number of seconds (0 or more) given as a number or a string.
+
+    Raises:
+        ConfigError: Not a number, or negative.
+    """
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds >= 0 or seconds == float("inf"):
+        msg = f"{where}: {value!r} is not a number of seconds; write e.g. 10 or 0.5 (0: no limit)."
+        raise ConfigError(msg)
+    return seconds
+
+
 #: Marker arguments this version understands, and the ones later features add.
-MARKER_KEYS: Final = ("loop_scope", "loop_factory")
+MARKER_KEYS: Final = ("loop_scope", "loop_factory", "guards", "timeout", "virtual_time")
 #: Keys only the `asyncio` marker sets (translated by `_compat.pytest_asyncio`).
 _INTERNAL_KEYS: Final = ("factory_names",)
 
@@ -123,12 +176,31 @@ class MarkerOptions:
         loop_factories: The loop implementations the test asked for, or None.
         factory_names: `mark.asyncio(loop_factories=...)`: names among the
             `pytest_asyncio_loop_factories` hook's factories, or None.
+        guards: The guard levels the test sets (validated; applied over the
+            session's policy by `policy`), or None.
+        timeout: The test's timeout in seconds (0: none), or None.
+        virtual_time: Whether the test runs on virtual time, or None (the
+            session's `awaitest_virtual_time`).
     """
 
     marked: bool = False
     loop_scope: str | None = None
     loop_factories: tuple[_loops.LoopFactory, ...] | None = None
     factory_names: tuple[str, ...] | None = None
+    guards: object = None
+    timeout: float | None = None
+    virtual_time: bool | None = None
+
+    def policy(self, session: GuardPolicy) -> GuardPolicy:
+        """Return the guard policy for the test: the session's, changed by the marker."""
+        if self.guards is None:
+            return session
+        return session.updated(self.guards, "@pytest.mark.awaitest(guards=...)")
+
+    @property
+    def loop_keys(self) -> bool:
+        """Whether the marker sets anything only an async test can use."""
+        return self.loop_scope is not None or self.loop_factories is not None
 
     @classmethod
     def parse(
@@ -175,9 +247,25 @@ class MarkerOptions:
             else _loops.parse_many(factory, f"{where}: @pytest.mark.awaitest(loop_factory=...)")
         )
         names = kwargs.get("factory_names")
+        guards = kwargs.get("guards")
+        if guards is not None:
+            GuardPolicy().updated(guards, f"{where}: @pytest.mark.awaitest(guards=...)")
+        timeout = kwargs.get("timeout")
+        virtual_time = kwargs.get("virtual_time")
+        if virtual_time is not None and not isinstance(virtual_time, bool):
+            msg = (
+                f"{where}: @pytest.mark.awaitest(virtual_time={virtual_time!r}) must be True "
+                "or False."
+            )
+            raise ConfigError(msg)
         return cls(
             marked=True,
             loop_scope=loop_scope,
             loop_factories=factories,
             factory_names=tuple(names) if isinstance(names, tuple) else None,
+            guards=guards,
+            timeout=None
+            if timeout is None
+            else parse_seconds(timeout, f"{where}: @pytest.mark.awaitest(timeout=...)"),
+            virtual_time=virtual_time,
         )

@@ -41,3 +41,18 @@ class LoopMismatchError(AwaitestError, RuntimeError):
     """A test used an object bound to an event loop other than the one it runs on."""
 
     __module__ = "awaitest"
+
+
+class DeadlineError(AwaitestError, TimeoutError):
+    """A test or async fixture ran past its timeout, and was cancelled."""
+
+    __module__ = "awaitest"
+
+
+class AwaitestWarning(UserWarning):
+    """A guard found something worth a look (a leaked task, a blocked loop).
+
+    Filter it like any warning, e.g. `filterwarnings = error::awaitest.AwaitestWarning`.
+    """
+
+    __module__ = "awaitest"

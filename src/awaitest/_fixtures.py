@@ -169,6 +169,7 @@ def adapt(
         request: The fixture's request, for its name and finalizers.
     """
     name = request.fixturename or str(getattr(func, "__name__", "?"))
+    wide = request.scope != "function"  # its tasks are its own, not the current test's
 
     if kind is Kind.COROUTINE:
 
@@ -179,6 +180,7 @@ def adapt(
                     lambda: _with_context(func(**kwargs)),
                     contextvars.copy_context(),
                     f"fixture {name!r}",
+                    wide=wide,
                 )
             request.addfinalizer(ContextPatch(snapshot).undo)
             return value
@@ -189,7 +191,7 @@ def adapt(
         __tracebackhide__ = True
         with _reported_plainly():
             lifetime = runner.start_fixture(
-                lambda: func(**kwargs), contextvars.copy_context(), name
+                lambda: func(**kwargs), contextvars.copy_context(), name, wide=wide
             )
         assert lifetime.context is not None
         patch = ContextPatch(lifetime.context)

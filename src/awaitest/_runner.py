@@ -25,10 +25,14 @@ import contextvars
 import sys
 import traceback
 from collections.abc import AsyncGenerator, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import FixtureCrashedError, FixtureError
 from ._loops import LoopFactory
+
+if TYPE_CHECKING:
+    from ._guards import Guards, Snapshot
+    from ._timeouts import Timeouts
 
 T = TypeVar("T")
 
@@ -59,12 +63,25 @@ class LoopRunner:
     Args:
         factory: Makes the loop.
         label: How messages name this loop, e.g. "the session loop".
+        guards: The session's guards, watching this loop (None: unwatched).
+        timeouts: The session's deadlines, which may cancel what runs here.
     """
 
-    def __init__(self, factory: LoopFactory, label: str) -> None:
+    def __init__(
+        self,
+        factory: LoopFactory,
+        label: str,
+        *,
+        guards: Guards | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
         self.factory = factory
         self.label = label
         self.loop = factory.new_loop()
+        self.guards = guards
+        self.timeouts = timeouts
+        if guards is not None:
+            guards.attach(self.loop)
         self._test_task: asyncio.Task[Any] | None = None
         self._crashed: list[FixtureLifetime] = []
 
@@ -83,25 +100,38 @@ class LoopRunner:
             )
             raise FixtureError(msg)
 
-    def _wait(self, awaitable: asyncio.Future[T], task: asyncio.Task[Any]) -> T:
-        """Run the loop until `awaitable` is done; on an interrupt, cancel `task` first."""
+    def _wait(self, awaitable: asyncio.Future[T], task: asyncio.Task[Any], what: str) -> T:
+        """Run the loop until `awaitable` is done; on an interrupt, cancel `task` first.
+
+        `what` names what runs ("test", "setup of fixture 'db'") in timeout messages.
+        """
         __tracebackhide__ = True
+        loop, guards, timeouts = self.loop, self.guards, self.timeouts
+        previous = guards.enter(loop) if guards is not None else None
         try:
-            return self.loop.run_until_complete(awaitable)
+            if timeouts is None:
+                return loop.run_until_complete(awaitable)
+            with timeouts.driving(loop, task, what):
+                return loop.run_until_complete(awaitable)
         except BaseException:
             if not task.done():
-                # Interrupted inside the loop (KeyboardInterrupt, SystemExit): let the
-                # task unwind so its finally blocks and fixture teardowns still run.
+                # Interrupted inside the loop (KeyboardInterrupt, SystemExit, a timeout):
+                # let the task unwind so its finally blocks and fixture teardowns still run.
                 task.cancel()
                 with contextlib.suppress(BaseException):
-                    self.loop.run_until_complete(task)
+                    loop.run_until_complete(task)
             raise
+        finally:
+            if guards is not None:
+                guards.leave(loop, previous)
 
     def run(
         self,
         make: Callable[[], Coroutine[Any, Any, T]],
         context: contextvars.Context,
         what: str,
+        *,
+        wide: bool = False,
     ) -> T:
         """Run the coroutine `make()` returns as a task in `context`; return its result.
 
@@ -112,14 +142,30 @@ class LoopRunner:
             make: Makes the coroutine to run.
             context: The context the task runs in.
             what: What is being run, for error messages.
+            wide: It is a wider-scoped fixture: the tasks it starts are its own,
+                not the current test's.
 
         Returns:
             What the coroutine returned.
         """
         __tracebackhide__ = True
         self.check_can_run(what)
+        before = self._tasks_before(wide)
         task = _spawn(self.loop, make(), context)
-        return self._wait(task, task)
+        try:
+            return self._wait(task, task, what)
+        finally:
+            if before is not None:
+                self._adopt(before)
+
+    def _tasks_before(self, wide: bool) -> Snapshot | None:
+        if not wide or self.guards is None:
+            return None
+        return self.guards.snapshot(self.loop)
+
+    def _adopt(self, before: Snapshot) -> None:
+        if self.guards is not None:
+            self.guards.adopt(self.loop, before)
 
     def run_test(self, coro: Coroutine[Any, Any, object], context: contextvars.Context) -> None:
         """Run a test coroutine; fail it if one of its fixtures' tasks dies meanwhile.
@@ -138,7 +184,7 @@ class LoopRunner:
         crashed_before = len(self._crashed)
         self._test_task = task
         try:
-            self._wait(task, task)
+            self._wait(task, task, "test")
         except BaseException:
             if len(self._crashed) > crashed_before:
                 raise self._crashed[crashed_before].crash_error(_DURING_TEST) from None
@@ -153,6 +199,8 @@ class LoopRunner:
         make: Callable[[], AsyncGenerator[T, None]],
         context: contextvars.Context,
         name: str,
+        *,
+        wide: bool = False,
     ) -> FixtureLifetime:
         """Run an async-generator fixture up to its `yield`, in a task of its own.
 
@@ -161,14 +209,20 @@ class LoopRunner:
                 is free to run it).
             context: The context its task runs in.
             name: The fixture's name, for messages.
+            wide: It is a wider-scoped fixture (see `run`).
 
         Returns:
             The running fixture; `value` is what it yielded.
         """
         __tracebackhide__ = True
         self.check_can_run(f"fixture {name!r}")
+        before = self._tasks_before(wide)
         lifetime = FixtureLifetime(self, make(), name)
-        lifetime.start(context)
+        try:
+            lifetime.start(context)
+        finally:
+            if before is not None:
+                self._adopt(before)
         return lifetime
 
     def _fixture_crashed(self, lifetime: FixtureLifetime) -> None:
@@ -224,7 +278,7 @@ class FixtureLifetime:
         task = _spawn(self.runner.loop, self._drive(), context)
         self._task = task
         task.add_done_callback(self._on_done)
-        self.value = self.runner._wait(self._setup_done, task)
+        self.value = self.runner._wait(self._setup_done, task, f"setup of fixture {self.name!r}")
 
     async def _drive(self) -> None:
         agen, setup_done = self._agen, self._setup_done
@@ -321,4 +375,4 @@ class FixtureLifetime:
         self.runner.check_can_run(f"teardown of fixture {self.name!r}")
         self._released = True
         self._release.set_result(None)
-        self.runner._wait(task, task)
+        self.runner._wait(task, task, f"teardown of fixture {self.name!r}")

@@ -19,12 +19,16 @@ from typing import Any, Final
 import pytest
 
 from . import _compat
+from ._clock import VirtualClock, clock_of
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._config import Settings
 from ._errors import ConfigError
+from ._guards import Guards
 from ._loops import LoopFactory
-from ._plan import ItemPlan, Node, Planner
+from ._plan import ItemPlan, Node, Planner, marker_options
 from ._runner import LoopRunner
+from ._timeouts import Timeouts
+from ._watchdog import Watchdog
 
 
 def loop_label(owner: Node) -> str:
@@ -40,11 +44,24 @@ def loop_label(owner: Node) -> str:
 class Loops:
     """The open event loops, one per owner node."""
 
-    def __init__(self, *, debug: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        guards: Guards | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
         self._runners: dict[Node, LoopRunner] = {}
         self._current: asyncio.AbstractEventLoop | None = None
         self._policies: dict[Node, object] = {}  # the policy to restore when the loop closes
         self._debug = debug
+        self._guards = guards
+        self._timeouts = timeouts
+
+    def get(self, owner: Node) -> LoopRunner | None:
+        """Return the owner's open loop runner, if it has one."""
+        runner = self._runners.get(owner)
+        return runner if runner is not None and not runner.loop.is_closed() else None
 
     def runner(
         self, owner: Node, factory: LoopFactory, who: str, *, policy: object = None
@@ -71,7 +88,9 @@ class Loops:
         if policy is not None:
             self._policies.setdefault(owner, _pytest_asyncio.current_policy())
             _pytest_asyncio.set_policy(policy)
-        runner = LoopRunner(factory, loop_label(owner))
+        runner = LoopRunner(
+            factory, loop_label(owner), guards=self._guards, timeouts=self._timeouts
+        )
         if self._debug:
             runner.loop.set_debug(True)
         self._runners[owner] = runner
@@ -124,6 +143,11 @@ class Loops:
         if runner is None:
             return
         try:
+            if self._guards is not None and not runner.loop.is_closed():
+                self._guards.check(runner.loop)  # what the test (or fixture) left behind
+            clock = clock_of(runner.loop)
+            if clock is not None:
+                clock.uninstall()
             runner.close()
         finally:
             if owner in self._policies:
@@ -143,7 +167,10 @@ class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.planner = Planner(settings)
-        self.loops = Loops(debug=settings.debug)
+        self.watchdog = Watchdog()
+        self.guards = Guards(settings.guards, settings.blocking_threshold, self.watchdog)
+        self.timeouts = Timeouts(self.watchdog)
+        self.loops = Loops(debug=settings.debug, guards=self.guards, timeouts=self.timeouts)
         self.current_item: pytest.Item | None = None
         #: A test whose loop opens at its first fixture setup (see plugin.pytest_runtest_setup).
         self.loop_pending: pytest.Item | None = None
@@ -151,10 +178,62 @@ class State:
         self.fixture_runners: dict[tuple[object, Node], LoopRunner] = {}
 
     def item_runner(self, item: pytest.Item) -> LoopRunner:
-        """Return the loop runner a test runs on."""
+        """Return the loop runner a test runs on (on virtual time, if the test wants it).
+
+        Raises:
+            ConfigError: The loop cannot be made, or put on virtual time.
+        """
         plan = self.planner.item_plan(item)
         factory, policy = self._factory(plan)
-        return self.loops.runner(plan.owner, factory, item.nodeid, policy=policy)
+        runner = self.loops.runner(plan.owner, factory, item.nodeid, policy=policy)
+        self.clock(item, runner)
+        return runner
+
+    def wants_virtual_time(self, item: pytest.Item) -> bool:
+        """Whether a test runs on virtual time: its marker, the fixture, or the ini key."""
+        try:
+            chosen = marker_options(item).virtual_time
+        except ConfigError:
+            return False  # the marker error is the test's setup error
+        if chosen is not None:
+            return chosen
+        return "virtual_clock" in getattr(item, "fixturenames", ()) or self.settings.virtual_time
+
+    def check_virtual_time(self, item: pytest.Item) -> None:
+        """Refuse, at setup, a test that wants virtual time on a loop that cannot have it.
+
+        Raises:
+            ConfigError: The test's loop implementation cannot run on virtual time.
+        """
+        plan = self.planner.item_plan(item)
+        if not plan.claimed or plan.factory.id == "asyncio" or not self.wants_virtual_time(item):
+            return
+        loop = plan.factory.new_loop()
+        try:
+            VirtualClock().install(loop)
+        except ConfigError as exc:
+            raise ConfigError(f"{item.nodeid}: {exc}") from None
+        finally:
+            loop.close()
+
+    def clock(self, item: pytest.Item, runner: LoopRunner) -> VirtualClock | None:
+        """Put the test's loop on virtual time if the test wants it; return its clock.
+
+        The clock comes off when the test's fixtures are torn down (or the loop closes).
+
+        Raises:
+            ConfigError: The loop cannot run on virtual time (uvloop).
+        """
+        clock = clock_of(runner.loop)
+        if clock is not None or not self.wants_virtual_time(item):
+            return clock
+        clock = VirtualClock()
+        try:
+            clock.install(runner.loop)
+        except ConfigError as exc:
+            raise ConfigError(f"{item.nodeid}: {exc}") from None
+        _compat.add_finalizer(item, clock.uninstall)
+        return clock
 
     def _factory(self, plan: ItemPlan) -> tuple[LoopFactory, object]:
         """Return the loop factory of a test, and the event loop policy it overrides, if any."""
@@ -173,6 +252,8 @@ class State:
         factory, policy = self._factory(self.planner.item_plan(item))
         runner = self.loops.runner(owner, factory, f"fixture {fixturedef.argname!r}", policy=policy)
         self.fixture_runners[(fixturedef, request.node)] = runner
+        if fixturedef.scope == "function":
+            self.clock(item, runner)  # the test's own fixtures run on its clock
         # Opening a wider loop for a fixture must not take "current" away from the test's.
         if self.current_item is not None:
             self.loops.make_current(self.planner.item_plan(self.current_item).owner)

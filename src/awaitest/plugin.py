@@ -23,15 +23,19 @@ from ._builtin_fixtures import unused_tcp_port as unused_tcp_port
 from ._builtin_fixtures import unused_tcp_port_factory as unused_tcp_port_factory
 from ._builtin_fixtures import unused_udp_port as unused_udp_port
 from ._builtin_fixtures import unused_udp_port_factory as unused_udp_port_factory
+from ._builtin_fixtures import virtual_clock as virtual_clock
 from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
+from ._compat import pytest_timeout as _pytest_timeout
 from ._config import MarkerOptions, Mode, Settings
 from ._errors import ConfigError, LoopMismatchError
 from ._fixtures import adapt, with_current_loop
+from ._guards import Guard
 from ._loops import LoopFactory
 from ._plan import FACTORY_PARAM, marker_options
 from ._runner import LoopRunner
 from ._session import STATE_KEY, State
+from ._supervise import Supervision
 from ._version import __version__
 
 _ASYNCIO_MARKER_DOC = (
@@ -71,6 +75,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     """Register awaitest's ini keys and options, and pytest-asyncio's where it is absent."""
     _pytest_asyncio.add_options(parser, pluginmanager)
+    _pytest_timeout.add_options(parser, pluginmanager)
     group = parser.getgroup("awaitest", "async tests (awaitest)")
     group.addoption(
         "--awaitest-mode",
@@ -79,6 +84,43 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         metavar="MODE",
         help="which async tests awaitest runs: 'auto' (all, the default) or 'strict' "
         "(only those marked awaitest). Overrides the awaitest_mode ini key.",
+    )
+    group.addoption(
+        "--awaitest-guards",
+        dest="awaitest_guards",
+        default=None,
+        metavar="POLICY",
+        help="what the guards do: 'default', 'strict' (every guard fails the test) or 'off', "
+        "optionally followed by guard=level entries. Overrides the awaitest_guards ini key.",
+    )
+    group.addoption(
+        "--awaitest-timeout",
+        dest="awaitest_timeout",
+        default=None,
+        metavar="SECONDS",
+        help="timeout of each test, in seconds (0: none); an async test is cancelled and "
+        "shows where it was stuck. Overrides awaitest_timeout and pytest-timeout's settings.",
+    )
+    parser.addini(
+        "awaitest_guards",
+        "what the guards do: default, strict or off, then guard=level entries (guards: "
+        "never_awaited, task_errors, leaked_tasks, unclosed, blocking, misuse)",
+        default=None,
+    )
+    parser.addini(
+        "awaitest_blocking_threshold",
+        "seconds sync code may hold the event loop before the blocking guard reports it "
+        "(default 0.1)",
+        default=None,
+    )
+    parser.addini(
+        "awaitest_timeout", "timeout of each test in seconds (default: none)", default=None
+    )
+    parser.addini(
+        "awaitest_virtual_time",
+        "run async tests on virtual time: sleeps and timeouts take no real time",
+        type="bool",
+        default=False,
     )
     parser.addini(
         "awaitest_mode",
@@ -108,6 +150,10 @@ def _settings(config: pytest.Config) -> Settings:
             mode=mode or compat.mode,
             default_loop_scope=config.getini("awaitest_default_loop_scope"),
             loop_factory=config.getini("awaitest_loop_factory"),
+            guards=config.getoption("awaitest_guards") or config.getini("awaitest_guards"),
+            blocking_threshold=config.getini("awaitest_blocking_threshold"),
+            timeout=_timeout_setting(config),
+            virtual_time=config.getini("awaitest_virtual_time"),
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -119,20 +165,46 @@ def _settings(config: pytest.Config) -> Settings:
     )
 
 
+def _timeout_setting(config: pytest.Config) -> tuple[str, str] | None:
+    """The session's default timeout and where it was set (CLI first, then ini)."""
+    value = config.getoption("awaitest_timeout")
+    if value is not None:
+        return str(value), "--awaitest-timeout"
+    served = _pytest_timeout.session_timeout(config)
+    if served is not None and served[1] != "the timeout ini key":
+        return served
+    ini = config.getini("awaitest_timeout")
+    if ini:
+        return str(ini), "the awaitest_timeout ini key"
+    return served
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Validate the settings and set up the session state."""
+    """Validate the settings and set up the session state, guards and timeouts."""
     if config.pluginmanager.has_plugin(_pytest_asyncio.PLUGIN_NAME):
         raise pytest.UsageError(_pytest_asyncio.BOTH_ACTIVE)
     config.addinivalue_line("markers", _MARKER_DOC)
     config.addinivalue_line("markers", _ASYNCIO_MARKER_DOC)
-    config.stash[STATE_KEY] = State(_settings(config))
+    _pytest_timeout.add_marker(config)
+    state = State(_settings(config))
+    config.stash[STATE_KEY] = state
+    if state.settings.guards.enabled(Guard.UNCLOSED):
+        _compat.add_lowest_warning_filter(config, "always::ResourceWarning")
+    state.guards.start()
+    config.pluginmanager.register(
+        Supervision(state, state.guards, state.timeouts, config), "awaitest-supervision"
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Close any loop an interrupted run left open."""
+    """Close any loop an interrupted run left open; stop the guards and the watchdog."""
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
-        state.loops.close_all()
+        try:
+            state.loops.close_all()
+        finally:
+            state.guards.stop()
+            state.watchdog.stop()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -140,7 +212,11 @@ def pytest_report_header(config: pytest.Config) -> str:
     settings = config.stash[STATE_KEY].settings
     loops = ", ".join(f.id for f in settings.loop_factories)
     scope = settings.default_loop_scope or "auto"
-    return f"awaitest {__version__}: mode={settings.mode.value}, loop={loops}, loop_scope={scope}"
+    timeout = f"{settings.timeout:g}s" if settings.timeout else "none"
+    return (
+        f"awaitest {__version__}: mode={settings.mode.value}, loop={loops}, loop_scope={scope}, "
+        f"guards={settings.guards.describe()}, timeout={timeout}"
+    )
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
@@ -227,6 +303,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _fail(plan.error)
     try:
         state.loops.check_factory(plan.owner, plan.factory, item.nodeid)
+        state.check_virtual_time(item)
     except ConfigError as exc:
         _fail(str(exc))
     # Sync code of the test and its fixtures sees the test's loop as the current one.
@@ -246,7 +323,10 @@ def pytest_fixture_setup(
     state = request.config.stash[STATE_KEY]
     if state.loop_pending is not None:
         item, state.loop_pending = state.loop_pending, None
-        state.item_runner(item)
+        try:
+            state.item_runner(item)
+        except ConfigError as exc:
+            _fail(str(exc))
     if fixturedef.argname == _pytest_asyncio.POLICY_FIXTURE and _pytest_asyncio.is_override(
         fixturedef
     ):
@@ -306,7 +386,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         )
         _fail(msg)
     state.loop_pending = None
-    runner = state.item_runner(pyfuncitem)
+    try:
+        runner = state.item_runner(pyfuncitem)
+    except ConfigError as exc:
+        _fail(str(exc))
     if plan.kind is Kind.HYPOTHESIS:
         _run_hypothesis_examples_on(runner, pyfuncitem)
         return None  # pytest calls the @given wrapper, which now runs each example on our loop

@@ -81,6 +81,34 @@ def add_finalizer(node: Any, finalizer: Callable[[], object]) -> None:
     (node if node in stack else node.session).addfinalizer(finalizer)
 
 
+def after_item_teardown(item: pytest.Item, fn: Callable[[], object]) -> None:
+    """Run `fn` once every finalizer of `item` (its fixtures' teardown) has run.
+
+    Call it before pytest sets the item up: pytest registers the item's own
+    `teardown` method as its first finalizer, so it runs last.
+    """
+    original = item.teardown
+
+    def teardown() -> None:
+        try:
+            original()
+        finally:
+            fn()
+
+    item.teardown = teardown  # type: ignore[method-assign]
+
+
+def add_lowest_warning_filter(config: pytest.Config, line: str) -> None:
+    """Add a `filterwarnings` entry below every one the project wrote.
+
+    pytest applies the ini's entries in order, each taking precedence over
+    the ones before, so the first entry loses to any the project wrote.
+    """
+    lines = config.getini("filterwarnings")
+    if isinstance(lines, list):
+        lines.insert(0, line)  # pytest caches the list it returned: this is the one it applies
+
+
 def registered_fixturedefs(session: pytest.Session, name: str) -> list[FixtureDef[Any]]:
     """Return every definition of fixture `name` registered so far, wherever it is visible."""
     manager: Any = session._fixturemanager

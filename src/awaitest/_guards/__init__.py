@@ -1,0 +1,153 @@
+"""The guards: classic async-test mistakes, found and reported against the test.
+
+`Guards` is the session's single entry point. The plugin opens a phase on
+its `recorder` around each test's setup, call and teardown; `LoopRunner`
+calls `attach` for each new loop, `enter`/`leave` around each drive of the
+loop and `adopt` after a wider-scoped fixture's setup; the session checks a
+loop for leaked tasks and open resources with `check` after a test's
+fixtures are torn down. What each guard looks for is in its own module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from .._watchdog import Watchdog
+from . import resources
+from .blocking import BlockingWatch, BusyProbe, attach
+from .coroutines import NeverAwaited
+from .findings import Finding, Recorder, summary
+from .policy import Guard, GuardPolicy, Level
+from .tasks import ExceptionHandler, describe_leak, pending_tasks
+
+__all__ = ["Finding", "Guard", "GuardPolicy", "Guards", "Level", "Snapshot", "summary"]
+
+#: How long cancelled leftover tasks get to finish.
+_CANCEL_GRACE = 1.0
+#: Loop iterations a test's tasks get to finish on their own before they count as leaked.
+_SETTLE_ITERATIONS = 4
+
+
+class Snapshot:
+    """What a loop had before a test used it: tasks and open resources."""
+
+    __slots__ = ("resources", "tasks")
+
+    def __init__(self, tasks: set[asyncio.Task[Any]], open_resources: set[Any]) -> None:
+        self.tasks = tasks
+        self.resources = open_resources
+
+
+EMPTY: Snapshot = Snapshot(set(), set())
+
+
+class Guards:
+    """Every guard, for one session."""
+
+    def __init__(self, policy: GuardPolicy, threshold: float, watchdog: Watchdog) -> None:
+        self.recorder = Recorder(policy)
+        self._never_awaited = NeverAwaited(self.recorder)
+        self._handler = ExceptionHandler(self.recorder)
+        self.blocking = BlockingWatch(self.recorder, threshold)
+        self._watchdog = watchdog
+        self._probes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BusyProbe] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: Tasks and resources wider-scoped fixtures opened, per loop: never a test's leak.
+        self._wide: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._started = False
+
+    def start(self) -> None:
+        """Install the session-wide hooks (never-awaited coroutines, the blocking tick)."""
+        self._never_awaited.install()
+        self._watchdog.set_tick(max(self.blocking.threshold / 2, 0.01), self.blocking.tick)
+        self._started = True
+
+    def stop(self) -> None:
+        """Undo `start`."""
+        if self._started:
+            self._never_awaited.uninstall()
+            self._watchdog.set_tick(0, None)
+            self._started = False
+
+    # -- called by the runner -----------------------------------------------------
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Watch a new loop: its exception handler, and a probe for blocking."""
+        loop.set_exception_handler(self._handler)
+        probe = attach(loop)
+        if probe is not None:
+            self._probes[loop] = probe
+
+    def enter(self, loop: asyncio.AbstractEventLoop) -> BusyProbe | None:
+        """The test thread starts running `loop`; return what `leave` needs."""
+        previous = self.blocking.active
+        self.blocking.active = self._probes.get(loop)
+        return previous
+
+    def leave(self, loop: asyncio.AbstractEventLoop, previous: BusyProbe | None) -> None:
+        """The test thread stopped running `loop`."""
+        probe = self._probes.get(loop)
+        if probe is not None:
+            probe.busy_since = None
+        self.blocking.active = previous
+
+    def adopt(self, loop: asyncio.AbstractEventLoop, before: Snapshot) -> None:
+        """Mark what was opened since `before` as owned by a wider-scoped fixture."""
+        after = self.snapshot(loop)
+        new = (after.tasks - before.tasks) | (after.resources - before.resources)
+        if new:
+            self._wide.setdefault(loop, weakref.WeakSet()).update(new)
+
+    # -- called by the session ----------------------------------------------------
+
+    def snapshot(self, loop: asyncio.AbstractEventLoop) -> Snapshot:
+        """Record what the loop has before a test starts using it."""
+        return Snapshot(pending_tasks(loop), resources.open_resources(loop))
+
+    def _leaked(
+        self, loop: asyncio.AbstractEventLoop, before: Snapshot, wide: Any
+    ) -> list[asyncio.Task[Any]]:
+        """Tasks started since `before` and still pending, not a wide fixture's.
+
+        A task that is about to end (a server's connection handler that has yet
+        to read the EOF of a client closed in teardown) gets a few loop
+        iterations to do so: only tasks still pending after them are leaks.
+        """
+        leaked: list[asyncio.Task[Any]] = []
+        for _ in range(_SETTLE_ITERATIONS):
+            leaked = [t for t in pending_tasks(loop) - before.tasks if t not in wide]
+            if not leaked:
+                break
+            loop.run_until_complete(asyncio.sleep(0))
+        return leaked
+
+    def check(self, loop: asyncio.AbstractEventLoop, before: Snapshot = EMPTY) -> None:
+        """Report (and cancel, and close) what a test left on `loop` since `before`.
+
+        Call it after the test's own fixtures are torn down, before the loop closes.
+        """
+        if loop.is_closed() or loop.is_running():
+            return
+        recorder = self.recorder
+        wide = self._wide.get(loop, ())
+        if recorder.wants(Guard.LEAKED_TASKS):
+            leaked = self._leaked(loop, before, wide)
+            if leaked:
+                leaked.sort(key=lambda t: t.get_name())
+                recorder.add(Guard.LEAKED_TASKS, describe_leak(leaked))
+                for task in leaked:
+                    task.cancel()
+                loop.run_until_complete(asyncio.wait(leaked, timeout=_CANCEL_GRACE))
+                for task in leaked:  # what they raised on the way out is reported above
+                    if task.done() and not task.cancelled():
+                        task.exception()
+        if recorder.wants(Guard.UNCLOSED):
+            left = {r for r in resources.open_resources(loop) - before.resources if r not in wide}
+            if left:
+                recorder.add(Guard.UNCLOSED, resources.describe_unclosed(left))
+                resources.close(left)

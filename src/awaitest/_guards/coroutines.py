@@ -1,0 +1,69 @@
+"""Guard 1: coroutines created and dropped without being awaited.
+
+CPython reports such a coroutine, when it is finalized, through
+`warnings._warn_unawaited_coroutine(coro)`; awaitest replaces that function
+while it runs, so it gets the coroutine itself (its name, and with origin
+tracking on, where it was created) and records it against the test phase
+running at that moment. Outside a test phase, and for tests with the guard
+off, Python's own RuntimeWarning is issued as before.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from .. import _stacks
+from .findings import Recorder
+from .policy import Guard
+
+_FIX = "Add 'await', or wrap it in asyncio.create_task() and keep a reference to the task."
+
+
+def describe(coro: Any) -> str:
+    """Return the message for a coroutine that was never awaited."""
+    frame = getattr(coro, "cr_frame", None)
+    mock = frame.f_locals.get("self") if frame is not None else None
+    created = _stacks.coroutine_origin(coro)
+    where = f" (at {created})" if created is not None else ""
+    if mock is not None and type(mock).__name__ == "AsyncMock":
+        name = mock._extract_mock_name()
+        return (
+            f"the AsyncMock {name!r} was called{where} but the coroutine it returned was "
+            f"never awaited, so the call did nothing. {_FIX}"
+        )
+    name = getattr(coro, "__qualname__", None) or repr(coro)
+    if created is None:
+        defined = _stacks.coroutine_definition(coro)
+        where = f" (defined at {defined})" if defined is not None else ""
+    return f"the coroutine {name!r} was created but never awaited{where}. {_FIX}"
+
+
+class NeverAwaited:
+    """Routes Python's never-awaited-coroutine report to the recorder."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+        self._original: Callable[[Any], None] | None = None
+        self._depth = 0
+
+    def install(self) -> None:
+        """Take over the report, and track where coroutines are created."""
+        self._original = getattr(warnings, "_warn_unawaited_coroutine", None)
+        warnings._warn_unawaited_coroutine = self._finalized  # type: ignore[attr-defined]
+        self._depth = _stacks.set_origin_depth(_stacks.ORIGIN_DEPTH)
+
+    def uninstall(self) -> None:
+        """Give the report back to Python."""
+        if self._original is not None:
+            warnings._warn_unawaited_coroutine = self._original  # type: ignore[attr-defined]
+        sys.set_coroutine_origin_tracking_depth(self._depth)
+
+    def _finalized(self, coro: Any) -> None:
+        recorder = self._recorder
+        if recorder.who is not None and recorder.wants(Guard.NEVER_AWAITED):
+            recorder.add(Guard.NEVER_AWAITED, describe(coro))
+        elif self._original is not None:
+            self._original(coro)
