@@ -611,8 +611,9 @@ def test_sqlite_file_that_cannot_be_opened_is_explained(
     result.stdout.fnmatch_lines(
         [
             f"*the environment variable AWAITEST_DATABASE_URL: cannot connect to the database "
-            f"'{url}' (OperationalError: unable to open database file). Create the directory of "
-            "the database file, writable, or point awaitest at another database: *"
+            f"'{url}' (FileNotFoundError: the directory '{pytester.path / 'missing'}' does not "
+            "exist). Create the directory of the database file, writable, or point awaitest at "
+            "another database: *"
         ]
     )
 
@@ -661,12 +662,14 @@ async def _count(engine: AsyncEngine) -> int:
         return int(await connection.scalar(select(func.count()).select_from(Order)) or 0)
 
 
-def _plain(engine: AsyncEngine) -> None:
-    """Leave the engine as create_async_engine made it."""
+def _plain(url: str) -> AsyncEngine:
+    """An engine as create_async_engine makes it: sqlite3's legacy transaction control."""
+    return create_async_engine(url)
 
 
-def _sqlite_begin_recipe(engine: AsyncEngine) -> None:
+def _begin_recipe(url: str) -> AsyncEngine:
     """SQLAlchemy's documented SQLite events: the engine already emits its own BEGIN."""
+    engine = create_async_engine(url)
 
     @event.listens_for(engine.sync_engine, "connect")
     def connect(dbapi_connection: object, record: object) -> None:
@@ -676,21 +679,32 @@ def _sqlite_begin_recipe(engine: AsyncEngine) -> None:
     def begin(connection: object) -> None:
         connection.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
 
+    return engine
 
-@pytest.fixture(params=[_plain, _sqlite_begin_recipe], ids=["plain", "begin recipe"])
+
+def _autocommit_false(url: str) -> AsyncEngine:
+    """Python 3.12+'s PEP 249 mode: sqlite3 is always in a transaction."""
+    return create_async_engine(url, connect_args={"autocommit": False})
+
+
+SQLITE_ENGINES = [_plain, _begin_recipe] + (
+    [_autocommit_false] if sys.version_info >= (3, 12) else []
+)
+
+
+@pytest.fixture(params=SQLITE_ENGINES, ids=lambda make: make.__name__.strip("_"))
 async def sqlite_engine(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[AsyncEngine]:
     """A SQLite engine the user made, with the orders table."""
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'own.db'}")
-    request.param(engine)
+    engine = request.param(f"sqlite+aiosqlite:///{tmp_path / 'own.db'}")
     await create_tables(engine, Base.metadata)
     yield engine
     await engine.dispose()
 
 
 async def test_rollback_session_on_a_users_own_sqlite_engine(sqlite_engine: AsyncEngine) -> None:
-    """open_rollback_session isolates on any SQLite engine, with or without the BEGIN recipe."""
+    """open_rollback_session isolates on any SQLite engine, whatever its transaction control."""
     for _ in range(2):
         async with open_rollback_session(sqlite_engine) as session:
             session.add(Order(item="apple"))

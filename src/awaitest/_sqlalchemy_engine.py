@@ -15,6 +15,7 @@ import contextlib
 import pkgutil
 import re
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, exc, make_url, text
@@ -219,6 +220,23 @@ def _cause(error: BaseException) -> str:
     return f"{type(driver_error).__name__}: {driver_error}".strip()
 
 
+def _check_sqlite_directory(url: URL) -> None:
+    """Refuse a SQLite file in a missing directory before aiosqlite starts a thread for it.
+
+    aiosqlite's worker thread outlives a failed connect and reports to the
+    event loop later, which raises in that thread once the loop is closed.
+    """
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or url.query.get("uri") or database.startswith("file:"):
+        return
+    if database in ("", ":memory:"):
+        return
+    directory = Path(database).parent
+    if not directory.is_dir():
+        msg = f"the directory {str(directory)!r} does not exist"
+        raise FileNotFoundError(msg)
+
+
 async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
     """Create the metadata's missing tables (one process at a time on PostgreSQL).
 
@@ -269,6 +287,7 @@ async def open_engine(
     engine = create_engine(url, origin, **options)
     try:
         try:
+            _check_sqlite_directory(engine.url)
             async with engine.connect():
                 pass
         except Exception as error:
