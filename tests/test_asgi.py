@@ -108,6 +108,9 @@ async def crash():
     raise ValueError("bad order id")
 """
 
+#: Inner runs where a warning (an unclosed stream, a task never awaited) fails the test.
+STRICT_WARNINGS = "[pytest]\nfilterwarnings = error\n"
+
 CONFTEST = """
 from awaitest.asgi import client_fixture
 from shop import app
@@ -511,6 +514,7 @@ def test_endless_event_stream_is_read_incrementally_and_closed(
 ) -> None:
     """Three events of an endless SSE stream, then closing it ends the app's stream."""
     _shop(pytester)
+    pytester.makeini(STRICT_WARNINGS)
     pytester.makepyfile(
         test_events="""
         import asyncio
@@ -534,6 +538,7 @@ def test_endless_event_stream_is_read_incrementally_and_closed(
     )
     result = run_subprocess("-p", "no:randomly", timeout=60)
     result.assert_outcomes(passed=1)
+    assert not result.errlines, result.errlines
     lines = events(pytester)
     assert lines[:3] == ["startup", "closed", "shutdown"]
     # The generator is finalized when collected; it ran a few chunks ahead at most.
@@ -541,17 +546,22 @@ def test_endless_event_stream_is_read_incrementally_and_closed(
     assert int(produced) < 3 + 20
 
 
-def test_closing_a_stream_cancels_the_app(pytester: pytest.Pytester, run_subprocess: Run) -> None:
-    """Closing a response mid-body tells the app the client left and cancels it at once."""
+@pytest.mark.parametrize(
+    ("app", "ended"), [("endless", "send raised OSError"), ("stuck", "app cancelled")]
+)
+def test_closing_a_stream_ends_the_app(
+    pytester: pytest.Pytester, run_subprocess: Run, app: str, ended: str
+) -> None:
+    """Closing a response mid-body: send() raises OSError, and an app still running is cancelled."""
+    pytester.makeini(STRICT_WARNINGS)
     pytester.makepyfile(
         raw=RAW_APP,
-        test_endless="""
-        import asyncio
+        test_endless=f"""
         from awaitest.asgi import open_client
-        from raw import endless, log
+        from raw import {app}, log
 
         async def test_close_early():
-            async with open_client(endless, lifespan=False) as client:
+            async with open_client({app}, lifespan=False) as client:
                 async with client.stream("GET", "/") as response:
                     chunks = response.aiter_bytes()
                     assert await anext(chunks) == b"tick "
@@ -561,7 +571,8 @@ def test_closing_a_stream_cancels_the_app(pytester: pytest.Pytester, run_subproc
     )
     result = run_subprocess("-p", "no:randomly", timeout=60)
     result.assert_outcomes(passed=1)
-    assert events(pytester) == ["read one", "app cancelled", "closed"]
+    assert not result.errlines, result.errlines
+    assert events(pytester) == ["read one", ended, "closed"]
 
 
 def test_whole_response_waits_for_background_tasks(pytester: pytest.Pytester, run: Run) -> None:
@@ -635,6 +646,16 @@ async def endless(scope, receive, send):
         while True:
             await send({"type": "http.response.body", "body": b"tick ", "more_body": True})
             await asyncio.sleep(0)
+    except OSError:
+        log("send raised OSError")
+        raise
+
+
+async def stuck(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"tick ", "more_body": True})
+    try:
+        await asyncio.Event().wait()  # neither sends nor listens for the disconnect
     except asyncio.CancelledError:
         log("app cancelled")
         raise
@@ -676,9 +697,10 @@ def test_raw_asgi_app_with_and_without_lifespan(pytester: pytest.Pytester, run: 
     assert events(pytester) == ["lifespan.startup", "test_post", "lifespan.shutdown"]
 
 
-def test_quart_app(pytester: pytest.Pytester, run: Run) -> None:
+def test_quart_app(pytester: pytest.Pytester, run_subprocess: Run) -> None:
     """Quart: before_serving / after_serving around the test, and a streamed response."""
     pytest.importorskip("quart")
+    pytester.makeini(STRICT_WARNINGS)
     pytester.makepyfile(
         test_quart="""
         import asyncio
@@ -730,8 +752,9 @@ def test_quart_app(pytester: pytest.Pytester, run: Run) -> None:
             assert log == ["startup", "shutdown"]
         """
     )
-    result = run("-p", "no:randomly")
+    result = run_subprocess("-p", "no:randomly", timeout=60)
     result.assert_outcomes(passed=2)
+    assert not result.errlines, result.errlines
 
 
 # -- mistakes and failures, and their messages ------------------------------------------------

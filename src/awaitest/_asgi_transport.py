@@ -27,6 +27,15 @@ from ._asgi_app import AppError, ASGIApp, Message, Scope, describe
 #: Body chunks the app may send ahead of the reader before its send() waits.
 _BUFFERED_CHUNKS: Final = 16
 
+#: Seconds an app whose client left mid-body has to end by itself before it is cancelled.
+#: Apps that listen for the disconnect (Starlette, Quart) or keep sending end within a few
+#: loop iterations; cancelling Quart at once would orphan its handler task.
+_DISCONNECT_GRACE: Final = 1.0
+
+
+class _ClientDisconnected(OSError):
+    """Raised by send() once the client has closed the response (ASGI spec 2.4)."""
+
 
 class StreamingASGITransport(httpx.ASGITransport):
     """`httpx.ASGITransport` with response bodies streamed while the app runs.
@@ -102,6 +111,7 @@ class _Exchange(httpx.AsyncByteStream):
         self._start_seen = asyncio.Event()  # the app started the response, or ended
         self._body_complete = False
         self._disconnected = asyncio.Event()
+        self._client_left = False  # closed the response before the body was complete
         # Not create_memory_object_stream[bytes](...): that spelling needs anyio 4.
         streams: tuple[MemoryObjectSendStream[bytes], MemoryObjectReceiveStream[bytes]]
         streams = anyio.create_memory_object_stream(_BUFFERED_CHUNKS)
@@ -148,6 +158,8 @@ class _Exchange(httpx.AsyncByteStream):
         return {"type": "http.disconnect"}
 
     async def _send(self, message: Message) -> None:
+        if self._client_left:
+            raise _ClientDisconnected("the client closed the response")
         kind = message["type"]
         if kind == "http.response.start":
             if self._started:
@@ -165,8 +177,8 @@ class _Exchange(httpx.AsyncByteStream):
             if body and self._request.method != "HEAD":
                 try:
                     await self._send_body.send(body)
-                except anyio.BrokenResourceError:
-                    return  # the client closed the response; the app is being cancelled
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    raise _ClientDisconnected("the client closed the response") from None
             if not message.get("more_body", False):
                 self._body_complete = True
                 self._disconnected.set()
@@ -186,21 +198,28 @@ class _Exchange(httpx.AsyncByteStream):
             self._raise_app_error()
 
     async def aclose(self) -> None:
-        """The client closed the response: let the app finish, or cancel it if it is mid-body."""
-        await self._end(cancel=not self._body_complete)
+        """The client closed the response: let the app finish; if it is mid-body, end it."""
+        await self._end()
         if self._error is not None and not self._error_reported:
             self._raise_app_error()
 
     async def abort(self) -> None:
-        """Cancel the app, whatever it is doing; report nothing."""
-        await self._end(cancel=True)
+        """End the app, whatever it is doing; report nothing."""
+        self._error_reported = True
+        await self._end()
 
-    async def _end(self, *, cancel: bool) -> None:
+    async def _end(self) -> None:
+        if not self._body_complete:
+            self._client_left = True
+            self._error_reported = True  # what the app raises now is about the disconnect
         self._receive_body.close()
         self._disconnected.set()
         task = self._task
         if task is not None and not task.done():
-            if cancel:
+            if self._client_left:
+                # The app hears the disconnect from receive() or send(); cancel it if it
+                # has not ended by itself after the grace period.
+                await asyncio.wait({task}, timeout=_DISCONNECT_GRACE)
                 task.cancel()
             await asyncio.wait({task})
         self._send_body.close()  # in case the task was cancelled before it ran
