@@ -7,9 +7,10 @@ read only once the app has finished, and an endless one never returns.
 runs the app in a task of its own: the response is returned as soon as the
 app starts it, body chunks arrive through an anyio memory stream as the app
 sends them, and closing the response early tells the app the client went
-away and cancels it. A response read to its end waits for the app to return,
-as httpx's transport does, so background tasks run before the request
-returns. asyncio only. It knows nothing of lifespans (`_asgi_lifespan`).
+away and, if it does not end by itself, cancels it. A response read to its
+end waits for the app to return, as httpx's transport does, so background
+tasks run before the request returns. asyncio only. It knows nothing of
+lifespans (`_asgi_lifespan`).
 """
 
 from __future__ import annotations
