@@ -86,12 +86,17 @@ def postgres_server() -> Iterator[postgres.Server]:
         yield server
 
 
+@pytest.fixture
+def postgres_url(postgres_server: postgres.Server) -> str:
+    """The URL of a new, empty database on the run's PostgreSQL server."""
+    return postgres_server.create_database()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the inner suite on the default SQLite database, or on a new PostgreSQL database."""
     if request.param == "postgresql":
-        server: postgres.Server = request.getfixturevalue("postgres_server")
-        monkeypatch.setenv(ENV_VAR, server.create_database())
+        monkeypatch.setenv(ENV_VAR, request.getfixturevalue("postgres_url"))
     return str(request.param)
 
 
@@ -116,14 +121,18 @@ def test_committed_changes_are_rolled_back_after_each_test(
         from models import Order
 
 
-        async def test_first(db_session, db_engine):
+        from awaitest.sqlalchemy import open_engine
+
+
+        async def test_first(db_session, awaitest_database_url):
             order = Order(item="apple")
             db_session.add(order)
             await db_session.commit()
             assert order.item == "apple"  # not expired by the commit: no lazy load needed
             assert await count(db_session) == 1
-            async with db_engine.connect() as other:
-                assert await count(other) == 0
+            async with open_engine(awaitest_database_url) as elsewhere:
+                async with elsewhere.connect() as other:
+                    assert await count(other) == 0
 
 
         async def test_second(db_session):
@@ -722,12 +731,9 @@ async def test_rollback_session_on_a_users_own_sqlite_engine(sqlite_engine: Asyn
     assert await _count(sqlite_engine) == 1
 
 
-async def test_open_engine_and_rollback_session_on_postgresql(
-    postgres_server: postgres.Server,
-) -> None:
+async def test_open_engine_and_rollback_session_on_postgresql(postgres_url: str) -> None:
     """The helpers work without fixtures: tables created, commits rolled back."""
-    url = postgres_server.create_database()
-    async with open_engine(url, metadata=Base.metadata) as engine:
+    async with open_engine(postgres_url, metadata=Base.metadata) as engine:
         async with open_rollback_session(engine) as session:
             session.add(Order(item="apple"))
             await session.commit()
@@ -735,11 +741,9 @@ async def test_open_engine_and_rollback_session_on_postgresql(
         assert await _count(engine) == 0
 
 
-async def test_tables_are_created_one_process_at_a_time_on_postgresql(
-    postgres_server: postgres.Server,
-) -> None:
+async def test_tables_are_created_one_process_at_a_time_on_postgresql(postgres_url: str) -> None:
     """Workers (xdist) sharing a PostgreSQL database take turns at create_all: an advisory lock."""
-    url = postgres_server.create_database()
+    url = postgres_url
     waiting_for_a_lock = text(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"

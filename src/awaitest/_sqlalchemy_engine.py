@@ -11,6 +11,7 @@ nothing here imports pytest.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import pkgutil
 import re
@@ -284,7 +285,8 @@ async def open_engine(
 
     """
     __tracebackhide__ = True
-    engine = create_engine(url, origin, **options)
+    # SQLAlchemy imports the dialect and the driver here: slow enough to stall the loop.
+    engine = await asyncio.to_thread(create_engine, url, origin, **options)
     try:
         try:
             _check_sqlite_directory(engine.url)
