@@ -16,6 +16,7 @@ lifespans (`_asgi_lifespan`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Final, NoReturn
 
@@ -29,13 +30,9 @@ from ._asgi_app import AppError, ASGIApp, Message, Scope, describe
 _BUFFERED_CHUNKS: Final = 16
 
 #: Seconds an app whose client left mid-body has to end by itself before it is cancelled.
-#: Apps that listen for the disconnect (Starlette, Quart) or keep sending end within a few
-#: loop iterations; cancelling Quart at once would orphan its handler task.
+#: Apps that listen for the disconnect (Starlette, Quart) end within a few loop iterations;
+#: cancelling Quart at once would orphan its handler task.
 _DISCONNECT_GRACE: Final = 1.0
-
-
-class _ClientDisconnected(OSError):
-    """Raised by send() once the client has closed the response (ASGI spec 2.4)."""
 
 
 class StreamingASGITransport(httpx.ASGITransport):
@@ -160,7 +157,11 @@ class _Exchange(httpx.AsyncByteStream):
 
     async def _send(self, message: Message) -> None:
         if self._client_left:
-            raise _ClientDisconnected("the client closed the response")
+            # Dropped, as servers do under ASGI 2.0 (the version httpx's scope announces).
+            # Raising here would end a framework's body loop with the body generator left
+            # suspended at its yield; the disconnect's cancellation instead lands in the
+            # generator's own awaits, and closes it.
+            return
         kind = message["type"]
         if kind == "http.response.start":
             if self._started:
@@ -177,13 +178,21 @@ class _Exchange(httpx.AsyncByteStream):
             body = bytes(message.get("body", b""))
             if body and self._request.method != "HEAD":
                 try:
-                    await self._send_body.send(body)
+                    # Wait only when the buffer is full, for the same reason: a body
+                    # generator is then suspended in its own awaits, not at its yield.
+                    self._send_body.send_nowait(body)
+                except anyio.WouldBlock:
+                    await self._send_chunk(body)
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    raise _ClientDisconnected("the client closed the response") from None
+                    return  # the client left
             if not message.get("more_body", False):
                 self._body_complete = True
                 self._disconnected.set()
                 self._send_body.close()
+
+    async def _send_chunk(self, body: bytes) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await self._send_body.send(body)  # the client left while the app waited
 
     def _protocol_error(self, what: str) -> NoReturn:
         msg = (
@@ -191,12 +200,19 @@ class _Exchange(httpx.AsyncByteStream):
         )
         raise AppError(msg)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async with self._receive_body:
-            async for chunk in self._receive_body:
-                yield chunk
-        if not self._body_complete and self._error is not None:
-            self._raise_app_error()
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # An iterator, not an async generator: a reader that stops early (`break` out of
+        # aiter_lines()) leaves nothing suspended behind.
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._receive_body.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._receive_body.close()
+            if not self._body_complete and self._error is not None:
+                self._raise_app_error()
+            raise StopAsyncIteration from None
 
     async def aclose(self) -> None:
         """The client closed the response: let the app finish; if it is mid-body, end it."""
@@ -218,8 +234,8 @@ class _Exchange(httpx.AsyncByteStream):
         task = self._task
         if task is not None and not task.done():
             if self._client_left:
-                # The app hears the disconnect from receive() or send(); cancel it if it
-                # has not ended by itself after the grace period.
+                # The app hears the disconnect from receive(); cancel it if it has not
+                # ended by itself after the grace period.
                 await asyncio.wait({task}, timeout=_DISCONNECT_GRACE)
                 task.cancel()
             await asyncio.wait({task})
