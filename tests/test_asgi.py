@@ -120,6 +120,7 @@ client = client_fixture(app{args})
 
 
 def _shop(pytester: pytest.Pytester, args: str = "") -> None:
+    pytester.makeini(STRICT_WARNINGS)
     pytester.makepyfile(shop=SHOP, conftest=CONFTEST.format(args=args))
 
 
@@ -297,7 +298,7 @@ def test_open_client_runs_the_lifespan_around_its_block(
 def test_client_fixture_runs_in_strict_mode(pytester: pytest.Pytester, run: Run) -> None:
     """The fixture is awaitest's in strict mode too (it is made with awaitest.fixture)."""
     _shop(pytester)
-    pytester.makeini("[pytest]\nawaitest_mode = strict\n")
+    pytester.makeini(STRICT_WARNINGS + "awaitest_mode = strict\n")
     pytester.makepyfile(
         test_strict="""
         import pytest
@@ -514,7 +515,6 @@ def test_endless_event_stream_is_read_incrementally_and_closed(
 ) -> None:
     """Three events of an endless SSE stream, then closing it ends the app's stream."""
     _shop(pytester)
-    pytester.makeini(STRICT_WARNINGS)
     pytester.makepyfile(
         test_events="""
         import asyncio
