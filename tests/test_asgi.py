@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from awaitest import ConfigError
 from awaitest._asgi_app import check_app
 from awaitest._asgi_overrides import Lifetime, Overrides
-from awaitest.asgi import ASGIUsageError
+from awaitest.asgi import ASGIUsageError, client_fixture
 from inner import events
 
 # Imported here so in-process inner runs find them loaded rather than import them each time.
@@ -976,6 +977,47 @@ def test_client_fixture_of_a_non_app_stops_the_conftest(
         [
             "E * awaitest.asgi.ASGIUsageError: client_fixture(): got the module 'shop', not an "
             "ASGI app. Pass the application object it defines, e.g. shop.app."
+        ]
+    )
+
+
+def test_client_fixture_of_something_that_cannot_name_a_fixture() -> None:
+    """A string that is no fixture name (an import path, say) is refused where it is written."""
+    with pytest.raises(ConfigError) as info:
+        client_fixture("shop:app")
+    assert str(info.value) == (
+        "client_fixture('shop:app'): 'shop:app' is not a fixture name. Pass the app itself "
+        "(imported: from shop import app; client_fixture(app)), or the name of a fixture that "
+        "provides it."
+    )
+
+
+def test_app_fixture_providing_no_app(pytester: pytest.Pytester, run: Run) -> None:
+    """An app fixture returning something that is not an app errors the test, naming both."""
+    pytester.makepyfile(
+        test_factory="""
+        import pytest
+        from fastapi import FastAPI
+        from awaitest.asgi import client_fixture
+
+        @pytest.fixture
+        def shop_app():
+            return FastAPI  # the class, not an app
+
+        client = client_fixture("shop_app")
+
+        async def test_get(client):
+            pass
+        """
+    )
+    result = run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "fixture 'client' (the app of fixture 'shop_app'): app "
+            "'fastapi.applications.FastAPI' takes no arguments, so it looks like an app factory "
+            "(or a class), not an app: an ASGI app is an async callable taking (scope, receive, "
+            "send). Pass the app it makes, e.g. FastAPI()."
         ]
     )
 

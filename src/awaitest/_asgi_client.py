@@ -22,7 +22,7 @@ from ._asgi_overrides import Lifetime, Override, Overrides
 from ._asgi_transport import StreamingASGITransport
 
 #: `httpx.AsyncClient` arguments `open_client` sets itself.
-_OWN_OPTIONS: Final = ("app", "transport", "mounts", "base_url", "headers")
+_OWN_OPTIONS: Final = ("app", "transport", "mounts")
 
 
 class ASGIClient(httpx.AsyncClient):

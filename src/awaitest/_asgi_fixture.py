@@ -122,13 +122,15 @@ def client_fixture(
 
     Raises:
         ASGIUsageError: `app` is an object that is not an ASGI app.
-        ConfigError: `app` is an empty string.
+        ConfigError: `app` is a string that cannot name a fixture.
     """
     __tracebackhide__ = True
     if isinstance(app, str):
         if not app.isidentifier():
             msg = (
-                f"client_fixture({app!r}): the app is an object, or a fixture's name; got {app!r}."
+                f"client_fixture({app!r}): {app!r} is not a fixture name. Pass the app itself "
+                "(imported: from shop import app; client_fixture(app)), or the name of a "
+                "fixture that provides it."
             )
             raise ConfigError(msg)
     else:
@@ -142,7 +144,8 @@ def client_fixture(
         with _reported_plainly():
             async with open_asgi_client(
                 target,
-                culprit=f"fixture {request.fixturename!r}",
+                culprit=f"fixture {request.fixturename!r}"
+                + (f" (the app of fixture {app!r})" if isinstance(app, str) else ""),
                 base_url=base_url,
                 headers=headers,
                 lifespan=lifespan,
