@@ -895,6 +895,99 @@ def test_startup_timeout(pytester: pytest.Pytester, run: Run) -> None:
     )
 
 
+#: Module `lifespans`: raw ASGI apps that break the lifespan protocol, each in its own way.
+LIFESPANS = """
+import asyncio
+
+
+async def startup_returns(scope, receive, send):
+    await receive()
+
+
+async def sends_first(scope, receive, send):
+    await send({"type": "lifespan.startup.complete"})
+
+
+async def reports_failure(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.failed", "message": "no config file"})
+    await receive()  # waits, as Quart does
+
+
+async def shutdown_hangs(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    await asyncio.Event().wait()
+
+
+async def leaves_early(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.complete"})
+"""
+
+
+@pytest.mark.parametrize(
+    ("app", "outcomes", "message"),
+    [
+        (
+            "startup_returns",
+            {"errors": 1},
+            "the lifespan startup of app 'lifespans.startup_returns' returned without sending "
+            "'lifespan.startup.complete', so no request was sent. Fix the app's startup, or "
+            "pass lifespan=False to test without it.",
+        ),
+        (
+            "sends_first",
+            {"errors": 1},
+            "app 'lifespans.sends_first' does not support the ASGI lifespan protocol: it sent a "
+            "message on the 'lifespan' scope before receiving one. Pass lifespan=False to test "
+            "it without startup and shutdown.",
+        ),
+        (
+            "reports_failure",
+            {"errors": 1},
+            "the lifespan startup of app 'lifespans.reports_failure' reported: no config file, "
+            "so no request was sent. Fix the app's startup, or pass lifespan=False to test "
+            "without it.",
+        ),
+        (
+            "shutdown_hangs",
+            {"passed": 1, "errors": 1},
+            "the lifespan shutdown of app 'lifespans.shutdown_hangs' did not finish within 0.1 "
+            "seconds (shutdown_timeout=0.1); find what it waits for, or raise shutdown_timeout.",
+        ),
+        (
+            "leaves_early",
+            {"passed": 1, "errors": 1},
+            "the lifespan shutdown of app 'lifespans.leaves_early' ended before the shutdown: "
+            "the app returned from the 'lifespan' scope early.",
+        ),
+    ],
+    ids=["startup_returns", "sends_first", "reports_failure", "shutdown_hangs", "leaves_early"],
+)
+def test_lifespan_protocol_broken(
+    pytester: pytest.Pytester, run: Run, app: str, outcomes: dict[str, int], message: str
+) -> None:
+    """Apps breaking the lifespan protocol are named, with what they did, at once."""
+    pytester.makepyfile(
+        lifespans=LIFESPANS,
+        test_lifespan=f"""
+        import lifespans
+        from awaitest.asgi import client_fixture
+
+        client = client_fixture(lifespans.{app}, startup_timeout=30, shutdown_timeout=0.1)
+
+        async def test_get(client):
+            pass
+        """,
+    )
+    result = run("--durations=0")
+    result.assert_outcomes(**outcomes)
+    result.stdout.fnmatch_lines([f"fixture 'client': {message}"])
+    assert result.duration < 20  # not the 30 s startup timeout
+
+
 def test_shutdown_failure_is_a_teardown_error(pytester: pytest.Pytester, run: Run) -> None:
     """A lifespan shutdown that raises errors the test at teardown; overrides are gone anyway."""
     pytester.makepyfile(

@@ -72,6 +72,8 @@ class _LifespanWatch:
             raise
         if "lifespan.shutdown.complete" not in self.sent:
             # Returned early: LifespanManager would wait for an answer until its timeout.
+            if "lifespan.startup.complete" in self.sent:
+                await receive()  # started fine: report it at the shutdown, not now
             self.error = _LifespanEnded()
             raise self.error
 
