@@ -1,11 +1,11 @@
-"""The guards: never-awaited coroutines, crashed background work, leaked tasks.
+"""The guards that fail a test: never-awaited coroutines and crashed background work.
 
 Each test writes a small project with the mistake in it, runs pytest on it
 with awaitest, and pins the outcome and the message the user reads: the
 test, what happened, where (file:line in the user's code) and the fix.
-Open resources, blocking calls and sync-test marker misuse are in
-test_guards_resources.py; choosing levels (ini, CLI, marker) in
-test_guards_policy.py.
+Leaked tasks are in test_guards_leaks.py; open resources, blocking calls and
+sync-test marker misuse in test_guards_resources.py; choosing levels (ini,
+CLI, marker) in test_guards_policy.py.
 """
 
 from __future__ import annotations
@@ -244,195 +244,39 @@ def test_exception_in_a_callback_fails_the_test(pytester: pytest.Pytester, run: 
     )
 
 
-# -- guard 3: tasks left running ------------------------------------------------------------
-
-
-def test_leaked_task_warns_and_is_cancelled(pytester: pytest.Pytester, run_subprocess: Run) -> None:
-    """A task left running is reported against the test, then cancelled before the next test."""
+def test_a_guard_failure_shows_the_message_alone(pytester: pytest.Pytester, run: Run) -> None:
+    """The report is awaitest's message, without pytest's note about hidden traceback entries."""
     pytester.makepyfile(
-        test_heartbeat="""
-        import asyncio
-        import pathlib
-
-
-        def note(line):
-            with pathlib.Path("log.txt").open("a") as f:
-                f.write(line + "\\n")
-
-
-        async def heartbeat():
-            try:
-                while True:
-                    await asyncio.sleep(1)
-            finally:
-                note("heartbeat cancelled")
-
-
-        async def test_connects():
-            asyncio.create_task(heartbeat())
-            await asyncio.sleep(0)
-
-
-        def test_next():
-            note("next test")
-        """
-    )
-    result = run_subprocess()
-    result.assert_outcomes(passed=2, warnings=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*= warnings summary =*",
-            "test_heartbeat.py::test_connects",
-            "*test_heartbeat.py:*: AwaitestWarning: test_heartbeat.py::test_connects: left a task "
-            "running when it ended; awaitest cancelled it:",
-            "    task 'Task-*' (coroutine heartbeat), created at test_heartbeat.py:19, waiting at:",
-            "        test_heartbeat.py:13 in heartbeat",
-            "            await asyncio.sleep(1)",
-            "*Cancel and await the tasks the test starts (an asyncio.TaskGroup does it for you), "
-            "or start long-running tasks in a fixture that cancels them in its teardown.",
-        ]
-    )
-    assert log_lines(pytester) == ["heartbeat cancelled", "next test"]
-
-
-def test_leaked_library_task_counts_its_frames_in_the_singular(
-    pytester: pytest.Pytester, run_subprocess: Run
-) -> None:
-    """A leaked task waiting only in library code says so in plain English ("1 frame")."""
-    pytester.makepyfile(
-        test_sleeper="""
-        import asyncio
-
-
-        async def test_sleeper():
-            asyncio.create_task(asyncio.sleep(10), name="sleeper")
-        """
-    )
-    result = run_subprocess()
-    result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(
-        [
-            "    task 'sleeper' (coroutine sleep), created at test_sleeper.py:5, waiting at:",
-            "        (1 frame, all in libraries)",
-        ]
-    )
-
-
-def test_tasks_the_test_does_not_own_are_not_leaks(pytester: pytest.Pytester, run: Run) -> None:
-    """Tasks a test does not leave behind are not reported (under strict guards).
-
-    A wider fixture's task, an awaited task, a task a fixture cancels in its
-    teardown, and a server's connection handler that ends once the client
-    closes in teardown: under strict guards anything found would be an error.
-    """
-    pytester.makepyfile(
-        test_owned="""
-        import asyncio
-
+        test_alone="""
         import pytest
 
 
-        async def forever():
-            await asyncio.Event().wait()
-
-
-        @pytest.fixture(scope="module")
-        async def background():
-            task = asyncio.create_task(forever())
-            yield task
-            task.cancel()
-
-
-        async def test_module_fixture_task(background):
-            await asyncio.sleep(0)
-
-
-        async def test_awaited_task():
-            await asyncio.create_task(asyncio.sleep(0.01))
+        async def save():
+            ...
 
 
         @pytest.fixture
-        async def worker():
-            task = asyncio.create_task(forever())
-            yield task
-            task.cancel()
+        async def saved():
+            save()
+            yield
 
 
-        async def test_task_cancelled_in_teardown(worker):
-            await asyncio.sleep(0)
+        async def test_call():
+            save()
 
 
-        async def echo(reader, writer):
-            while data := await reader.read(100):
-                writer.write(data)
-            writer.close()
-            await writer.wait_closed()
-
-
-        @pytest.fixture(scope="module")
-        async def server():
-            server = await asyncio.start_server(echo, "127.0.0.1", 0)
-            async with server:
-                yield server.sockets[0].getsockname()[1]
-
-
-        @pytest.fixture
-        async def connection(server):
-            reader, writer = await asyncio.open_connection("127.0.0.1", server)
-            yield reader, writer
-            writer.close()
-            await writer.wait_closed()
-
-
-        async def test_server_handler_ends_after_teardown(connection):
-            reader, writer = connection
-            writer.write(b"ping")
-            assert await reader.read(4) == b"ping"
+        async def test_setup(saved):
+            pass
         """
     )
-    result = run("--awaitest-guards=strict")
-    result.assert_outcomes(passed=4, errors=0, warnings=0)
-
-
-def test_leaked_task_is_found_on_a_loop_shared_with_a_module_fixture(
-    pytester: pytest.Pytester, run_subprocess: Run
-) -> None:
-    """On a module fixture's loop, a task the test starts is still the test's leak."""
-    pytester.makepyfile(
-        test_shared="""
-        import asyncio
-
-        import pytest
-
-
-        @pytest.fixture(scope="module")
-        async def loop():
-            return asyncio.get_running_loop()
-
-
-        async def poll():
-            while True:
-                await asyncio.sleep(1)
-
-
-        async def test_polls(loop):
-            assert asyncio.get_running_loop() is loop
-            asyncio.create_task(poll())
-            await asyncio.sleep(0)
-
-
-        async def test_next(loop):
-            others = asyncio.all_tasks() - {asyncio.current_task()}
-            assert not [t for t in others if not t.done()]
-        """
-    )
-    result = run_subprocess()
-    result.assert_outcomes(passed=2, warnings=1)
+    result = run()
+    result.assert_outcomes(failed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*AwaitestWarning: test_shared.py::test_polls: left a task running when it ended; "
-            "awaitest cancelled it:",
-            "    task 'Task-*' (coroutine poll), created at test_shared.py:18, waiting at:",
-            "        test_shared.py:13 in poll",
+            "*_ ERROR at setup of test_setup _*",
+            "test_alone.py::test_setup: the coroutine 'save' was created but never awaited*",
+            "*_ test_call _*",
+            "test_alone.py::test_call: the coroutine 'save' was created but never awaited*",
         ]
     )
+    result.stdout.no_fnmatch_line("*All traceback entries are hidden*")
