@@ -86,12 +86,25 @@ def test_never_awaited_coroutine_from_an_async_mock(pytester: pytest.Pytester, r
     )
 
 
-def test_never_awaited_coroutine_in_a_fixture_is_a_setup_error(
-    pytester: pytest.Pytester, run: Run
+@pytest.mark.parametrize(
+    ("phase", "before", "after", "outcomes", "log"),
+    [
+        ("setup", "connect()", "", {"errors": 1}, []),
+        ("teardown", "", "connect()", {"passed": 1, "errors": 1}, ["test ran"]),
+    ],
+)
+def test_never_awaited_coroutine_in_a_fixture_is_an_error_in_its_phase(
+    pytester: pytest.Pytester,
+    run: Run,
+    phase: str,
+    before: str,
+    after: str,
+    outcomes: dict[str, int],
+    log: list[str],
 ) -> None:
-    """A coroutine dropped in an async fixture's setup is an error at setup; the test never runs."""
+    """A coroutine dropped in an async fixture is an error at its setup or teardown."""
     pytester.makepyfile(
-        test_fixture="""
+        test_fixture=f"""
         import pathlib
 
         import pytest
@@ -103,8 +116,9 @@ def test_never_awaited_coroutine_in_a_fixture_is_a_setup_error(
 
         @pytest.fixture
         async def database():
-            connect()
+            {before}
             yield "db"
+            {after}
 
 
         async def test_query(database):
@@ -112,15 +126,16 @@ def test_never_awaited_coroutine_in_a_fixture_is_a_setup_error(
         """
     )
     result = run()
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(**outcomes)
+    line = 12 if phase == "setup" else 14
     result.stdout.fnmatch_lines(
         [
-            "*_ ERROR at setup of test_query _*",
+            f"*_ ERROR at {phase} of test_query _*",
             "test_fixture.py::test_query: the coroutine 'connect' was created but never "
-            f"awaited (at test_fixture.py:12). {NEVER_AWAITED_FIX}",
+            f"awaited (at test_fixture.py:{line}). {NEVER_AWAITED_FIX}",
         ]
     )
-    assert log_lines(pytester) == []
+    assert log_lines(pytester) == log
 
 
 def test_never_awaited_coroutine_in_a_reference_cycle_is_found_in_its_test(

@@ -71,9 +71,11 @@ def test_expiry_reports_the_await_stack_and_the_other_tasks(
         @pytest.mark.timeout(0.3)
         async def test_waits_for_payment():
             paid = asyncio.Event()
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(poll_bank(paid), name="poller")
+            poller = asyncio.create_task(poll_bank(paid), name="poller")
+            try:
                 await wait_for_payment(paid)
+            finally:
+                poller.cancel()
 
 
         async def test_next():
@@ -92,7 +94,7 @@ def test_expiry_reports_the_await_stack_and_the_other_tasks(
             "      await paid.wait()",
             "  ... (1 frame in libraries)",
             "Other pending tasks (1):",
-            "  task 'poller' (coroutine poll_bank), created at test_orders.py:19, waiting at:",
+            "  task 'poller' (coroutine poll_bank), created at test_orders.py:18, waiting at:",
             "      test_orders.py:8 in poll_bank",
             "          await asyncio.sleep(0.05)",
             "      ... (1 frame in libraries)",
