@@ -259,6 +259,31 @@ def test_exception_in_a_callback_fails_the_test(pytester: pytest.Pytester, run: 
     )
 
 
+def test_callback_failure_names_the_callback_once_by_its_short_path(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """The message names the failing callback once, at a path relative to the project."""
+    pytester.makepyfile(
+        test_callback="""
+        import asyncio
+
+
+        def on_tick(ticks):
+            ticks.append(1 / len(ticks))
+
+
+        async def test_ticks():
+            asyncio.get_running_loop().call_soon(on_tick, [])
+            await asyncio.sleep(0.01)
+        """
+    )
+    result = run()
+    result.assert_outcomes(failed=1)
+    [message] = [line for line in result.stdout.lines if line.startswith("test_callback.py::")]
+    assert message.count("on_tick") == 1, message
+    assert str(pytester.path) not in message, message
+
+
 def test_a_guard_failure_shows_the_message_alone(pytester: pytest.Pytester, run: Run) -> None:
     """The report is awaitest's message, without pytest's note about hidden traceback entries."""
     pytester.makepyfile(
