@@ -78,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
         default=ROOT / "bench" / "results",
         help="directory for results.json, results.md and bench.png (default: bench/results)",
     )
+    p.add_argument(
+        "--replot",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="print and write the results of an earlier run again (no run): after a chart change",
+    )
     p.add_argument("--no-chart", action="store_true", help="do not draw bench.png")
     p.add_argument(
         "--publish",
@@ -134,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(options: argparse.Namespace) -> int:
+    if options.replot is not None:
+        return _publish(*_load_results(options.replot), options)
     names = choose_suites(options.suites)
     divisor = QUICK_DIVISOR if options.quick else 1
     reps = options.reps if options.reps is not None else (1 if options.quick else 5)
@@ -144,6 +152,7 @@ def _main(options: argparse.Namespace) -> int:
     found, unavailable = setup(options)
     cases: list[Case] = [case for name in names for case in SUITES[name](divisor)]
     load_before = _load()
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="awaitest-bench-") as workdir:
         results = [
             runner.measure(
@@ -158,7 +167,7 @@ def _main(options: argparse.Namespace) -> int:
             for case in cases
         ]
     meta: dict[str, Any] = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": started,
         "argv": sys.argv[1:],
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -175,6 +184,13 @@ def _main(options: argparse.Namespace) -> int:
         else options.awaitest or f"{ROOT} (editable)",
         "unavailable": {u.name: u.reason for u in unavailable},
     }
+    return _publish(results, meta, options)
+
+
+def _publish(
+    results: Sequence[runner.CaseResult], meta: dict[str, Any], options: argparse.Namespace
+) -> int:
+    """Print the table; write results.json, results.md and the chart; return the status."""
     heading = _heading(meta)
     print(heading + "\n\n" + report.table(results))
     options.out.mkdir(parents=True, exist_ok=True)
@@ -198,6 +214,14 @@ def _main(options: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _load_results(path: Path) -> tuple[list[runner.CaseResult], dict[str, Any]]:
+    try:
+        return report.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        msg = f"--replot {path}: not a results.json written by python -m bench ({error!r})."
+        raise BenchError(msg) from error
+
+
 def _heading(meta: dict[str, Any]) -> str:
     versions: dict[str, str] = {}
     for contender_versions in meta["contenders"].values():
@@ -208,7 +232,7 @@ def _heading(meta: dict[str, Any]) -> str:
         + f"; {meta['mode']}; {meta['reps']} timed run(s) after {meta['warmup']} warm-up"
         + (f"; load average {load:.2f} on {meta['cpus']} CPUs at start" if load is not None else "")
     ]
-    lines.append(f"awaitest from {meta['awaitest_from']}")
+    lines.append(f"awaitest from {meta['awaitest_from']}; run at {meta['date']}")
     for name, reason in meta["unavailable"].items():
         lines.append(f"not run: {name} ({reason})")
     return "\n".join(lines)

@@ -90,6 +90,7 @@ def _panel(axes: Axes, results: Sequence[CaseResult], kind: Kind) -> None:
                 color=COLOURS[SUBJECT],
                 linestyle=":",
                 linewidth=1.5,
+                label=None if group else f"{SUBJECT} target",
             )
     if kind == "overhead":
         axes.axvline(1.0, color="black", linewidth=0.8)
@@ -131,7 +132,7 @@ def write(results: Sequence[CaseResult], path: Path, subtitle: str) -> None:
     kinds = [kind for kind in PANELS if any(r.case.kind == kind and r.rows for r in results)]
     sizes = [sum(1 for r in results if r.case.kind == kind) for kind in kinds]
     lines = textwrap.wrap(subtitle, 150)
-    top = 0.5 + 0.18 * len(lines)  # inches above the panels: title and subtitle
+    top = 0.45 + 0.13 * len(lines)  # inches above the panels: title and subtitle
     height = top + 0.7 + sum(0.3 + 1.0 * size for size in sizes)
     figure, axes_list = plt.subplots(
         len(kinds),

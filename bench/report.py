@@ -13,7 +13,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bench.runner import CaseResult, Row
+from bench.runner import CaseResult, Row, Sample
+from bench.suites import Case
 
 BASELINE = "sync"
 SUBJECT = "awaitest"
@@ -97,6 +98,11 @@ def _num(value: float | None, spec: str, suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
+def ratio(value: float | None) -> str:
+    """Format a ratio: two decimals, three below 0.1 (virtual time against real sleeps)."""
+    return _num(value, ".2f" if value is None or value >= 0.1 else ".3f", "x")
+
+
 def _cells(result: CaseResult, row: Row) -> list[str]:
     if row.status != "ok":
         label = "n/a (not supported)" if row.status == "n/a" else "FAILED"
@@ -109,7 +115,7 @@ def _cells(result: CaseResult, row: Row) -> list[str]:
         _num(s.median, ".2f"),
         _num(s.minimum, ".2f"),
         _num(s.pytest_median, ".2f"),
-        _num(s.vs_sync, ".2f", "x"),
+        ratio(s.vs_sync),
         _num(s.rss_mb, ".1f"),
         note,
     ]
@@ -183,6 +189,7 @@ def as_json(results: Sequence[CaseResult], meta: dict[str, Any]) -> str:
             {
                 "name": case.name,
                 "title": case.title,
+                "tests": case.tests,
                 "kind": case.kind,
                 "target": case.target,
                 "verdict": verdict(result),
@@ -191,3 +198,26 @@ def as_json(results: Sequence[CaseResult], meta: dict[str, Any]) -> str:
             }
         )
     return json.dumps({"meta": meta, "legend": HEADER, "cases": cases}, indent=2) + "\n"
+
+
+def from_json(text: str) -> tuple[list[CaseResult], dict[str, Any]]:
+    """Return the results and meta data written by `as_json` (to redraw without re-running)."""
+    data = json.loads(text)
+    results = []
+    for case in data["cases"]:
+        rows = [
+            Row(
+                row["contender"],
+                row["note"],
+                row["status"],
+                row["reason"],
+                [Sample(**sample) for sample in row["samples"]],
+            )
+            for row in case["rows"]
+        ]
+        plan = Case(
+            case["name"], case["title"], case["tests"], case["kind"], lambda _: None, case["target"]
+        )
+        results.append(CaseResult(plan, rows))
+    meta: dict[str, Any] = data["meta"]
+    return results, meta

@@ -137,6 +137,7 @@ def test_quick_run_writes_json_markdown_and_chart(
     _, out = quick
     data: dict[str, Any] = json.loads((out / "results.json").read_text())
     assert [case["name"] for case in data["cases"]] == list(CASE_NAMES)
+    assert [case["tests"] for case in data["cases"]] == [20, 20, 20, 20, 100, 2, 10, 100]
     assert data["meta"]["reps"] == 1
     assert list(data["meta"]["contenders"]) == ["sync", "awaitest"]
     for case in data["cases"]:
@@ -156,6 +157,19 @@ def test_quick_run_writes_json_markdown_and_chart(
     png = (out / "bench.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 10_000
+
+
+def test_replot_prints_and_writes_an_earlier_run_again(
+    quick: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    """--replot RESULTS_JSON gives the same table and files without running anything."""
+    result, out = quick
+    again = bench("--replot", str(out / "results.json"), out=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == result.stdout
+    assert again.stderr == ""
+    assert (tmp_path / "results.json").read_text() == (out / "results.json").read_text()
+    assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_repetitions_are_interleaved_and_summarised_by_medians(tmp_path: Path) -> None:
@@ -207,6 +221,11 @@ def test_repetitions_are_interleaved_and_summarised_by_medians(tmp_path: Path) -
             ("--contenders", "awaitest,pytest-asyncio"),
             "bench: --contenders must include sync and awaitest (sync is the baseline of every "
             "ratio); add sync.",
+        ),
+        (
+            ("--replot", "missing.json"),
+            "bench: --replot missing.json: not a results.json written by python -m bench "
+            "(FileNotFoundError(2, 'No such file or directory')).",
         ),
         (
             ("--reps", "0"),
