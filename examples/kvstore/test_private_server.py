@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from app.client import KVClient
-from app.server import KVServer
+from kv.client import KVClient
+from kv.server import KVServer
 
 
 class TestPrivateServer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from app.client import KVClient
-from app.server import KVServer
+from kv.client import KVClient
+from kv.server import KVServer
 
 
 async def test_increments_from_many_clients_are_not_lost(

@@ -7,8 +7,8 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
-from app.client import KVClient, Subscription
-from app.server import KVServer
+from kv.client import KVClient, Subscription
+from kv.server import KVServer
 
 if sys.version_info < (3, 11):  # pragma: no cover
     pytest.skip("asyncio.TaskGroup is new in Python 3.11", allow_module_level=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from app.client import KVClient, KVError
-from app.server import KVServer
+from kv.client import KVClient, KVError
+from kv.server import KVServer
 
 
 async def test_ping(client: KVClient) -> None:

@@ -7,8 +7,8 @@ from decimal import Decimal
 from unittest.mock import AsyncMock
 
 import pytest
-from app.cache import PriceCache
-from app.client import KVClient
+from kv.cache import PriceCache
+from kv.client import KVClient
 
 
 @pytest.fixture
