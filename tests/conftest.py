@@ -7,9 +7,15 @@ checks outcomes and the text users see.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import pytest
+
+# pytester's in-process runs drop the modules an inner run imported; compiled ones (SQLAlchemy's
+# Cython parts, asyncpg) break when imported a second time, so load them once, up front.
+for _name in ("sqlalchemy", "sqlalchemy.ext.asyncio", "aiosqlite", "asyncpg"):
+    importlib.import_module(_name)
 
 #: Arguments every inner run gets: awaitest on, pytest-asyncio off (if present), and
 #: Hypothesis's pytest plugin off: pytester re-imports it for every in-process run, which

@@ -473,7 +473,7 @@ def test_marker_options_parse() -> None:
             (),
             {"scope": "module"},
             "w: @pytest.mark.awaitest got unknown argument(s) scope; allowed: loop_scope, "
-            "loop_factory.",
+            "loop_factory, guards, timeout, virtual_time.",
         ),
         (
             (),

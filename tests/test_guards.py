@@ -249,9 +249,9 @@ def test_exception_in_a_callback_fails_the_test(pytester: pytest.Pytester, run: 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "test_callback.py::test_ticks: background work failed (Exception in callback "
-            "on_tick(*)*: ZeroDivisionError: division by zero. Handle the error where it "
-            "happens, or let it reach the test.",
+            "test_callback.py::test_ticks: the callback on_tick() (defined at "
+            "test_callback.py:4) failed: ZeroDivisionError: division by zero. Handle the error "
+            "where it happens, or let it reach the test.",
             "Traceback (most recent call last):",
             '  File "*test_callback.py", line 5, in on_tick',
             "ZeroDivisionError: division by zero",

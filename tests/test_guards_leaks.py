@@ -70,10 +70,10 @@ def test_leaked_task_warns_and_is_cancelled(pytester: pytest.Pytester, run_subpr
     assert log_lines(pytester) == ["heartbeat cancelled", "next test"]
 
 
-def test_leaked_library_task_counts_its_frames_in_the_singular(
+def test_leaked_library_task_shows_the_library_line_it_waits_at(
     pytester: pytest.Pytester, run_subprocess: Run
 ) -> None:
-    """A leaked task waiting only in library code says so in plain English ("1 frame")."""
+    """A leaked task waiting only in library code shows the innermost library line."""
     pytester.makepyfile(
         test_sleeper="""
         import asyncio
@@ -88,7 +88,7 @@ def test_leaked_library_task_counts_its_frames_in_the_singular(
     result.stdout.fnmatch_lines(
         [
             "    task 'sleeper' (coroutine sleep), created at test_sleeper.py:5, waiting at:",
-            "        (1 frame, all in libraries)",
+            "        */asyncio/tasks.py:* in sleep",
         ]
     )
 

@@ -85,7 +85,7 @@ class Settings:
         mode: str | None,
         default_loop_scope: str | None,
         loop_factory: Sequence[str] | None,
-        guards: str | None = None,
+        guards: tuple[str, str] | None = None,
         blocking_threshold: str | None = None,
         timeout: tuple[str, str] | None = None,
         virtual_time: bool = False,
@@ -96,7 +96,7 @@ class Settings:
             mode: `awaitest_mode` / `--awaitest-mode`, or None if unset.
             default_loop_scope: `awaitest_default_loop_scope`, or None.
             loop_factory: `awaitest_loop_factory` entries, or None/empty.
-            guards: `awaitest_guards` / `--awaitest-guards`, or None.
+            guards: `awaitest_guards` / `--awaitest-guards` and which one, or None.
             blocking_threshold: `awaitest_blocking_threshold`, or None.
             timeout: The timeout and where it was set (e.g. "--timeout"), or None.
             virtual_time: `awaitest_virtual_time`.
@@ -136,12 +136,31 @@ class Settings:
             mode=parsed_mode,
             default_loop_scope=None if scope == AUTO_SCOPE else scope,
             loop_factories=factories,
-            guards=GuardPolicy.parse(guards, "awaitest_guards"),
+            guards=GuardPolicy.parse(*guards) if guards else GuardPolicy(),
             blocking_threshold=threshold,
             timeout=seconds,
             timeout_source=source,
             virtual_time=virtual_time,
         )
+
+
+def parse_bool(value: object, where: str) -> bool:
+    """Parse an ini boolean (true/false, yes/no, on/off, 1/0; unset: False).
+
+    Raises:
+        ConfigError: Not one of those.
+    """
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    msg = f"{where}: invalid value {value!r}; expected true or false."
+    raise ConfigError(msg)
 
 
 def parse_seconds(value: object, where: str) -> float:
@@ -200,7 +219,11 @@ class MarkerOptions:
     @property
     def loop_keys(self) -> bool:
         """Whether the marker sets anything only an async test can use."""
-        return self.loop_scope is not None or self.loop_factories is not None
+        return (
+            self.loop_scope is not None
+            or self.loop_factories is not None
+            or self.virtual_time is not None
+        )
 
     @classmethod
     def parse(

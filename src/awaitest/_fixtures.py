@@ -179,7 +179,7 @@ def adapt(
                 value, snapshot = runner.run(
                     lambda: _with_context(func(**kwargs)),
                     contextvars.copy_context(),
-                    f"fixture {name!r}",
+                    f"setup of fixture {name!r}",
                     wide=wide,
                 )
             request.addfinalizer(ContextPatch(snapshot).undo)

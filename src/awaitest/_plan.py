@@ -55,6 +55,7 @@ class ItemPlan:
         sync_marked: A sync test carrying the `asyncio` mark (warned about).
         policy: The project's `event_loop_policy` fixture definition the test
             uses (pytest-asyncio's deprecated way to choose loops), or None.
+        options: The test's marker options (empty if they were in error).
     """
 
     kind: Kind
@@ -65,6 +66,7 @@ class ItemPlan:
     error: str | None = None
     sync_marked: bool = False
     policy: Any = None
+    options: MarkerOptions = dataclasses.field(default_factory=MarkerOptions)
 
 
 _PLAN_KEY: Final = pytest.StashKey[ItemPlan]()
@@ -236,7 +238,9 @@ class Planner:
         factory = callspec.params.get(FACTORY_PARAM) if callspec is not None else None
         if not isinstance(factory, LoopFactory):
             factory = (options.loop_factories or self.settings.loop_factories)[0]
-        plan = ItemPlan(kind, claimed, foreign, pin or item, factory, error, sync_marked)
+        plan = ItemPlan(
+            kind, claimed, foreign, pin or item, factory, error, sync_marked, options=options
+        )
         info = getattr(item, "_fixtureinfo", None)
         policy_defs = info.name2fixturedefs.get(_pytest_asyncio.POLICY_FIXTURE) if info else None
         if policy_defs and _pytest_asyncio.is_override(policy_defs[-1]):

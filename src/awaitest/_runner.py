@@ -12,7 +12,7 @@ creates tasks, runs the loop or closes it:
   lives from setup to teardown, so task groups, `asyncio.timeout()` and anyio
   cancel scopes may be held across `yield`;
 * `close` cancels what is left, shuts down async generators and the default
-  executor, and closes the loop.
+  executor (each only if the loop has any), and closes the loop.
 
 It imports nothing from pytest: which loop a test uses is decided elsewhere.
 """
@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import sys
 import traceback
+import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _DURING_TEST = "while the test was using it (the test was cancelled)"
+
+#: How long a cancelled task gets to unwind before awaitest gives up waiting for it.
+_UNWIND_GRACE = 1.0
 
 if sys.version_info >= (3, 11):
 
@@ -74,15 +78,19 @@ class LoopRunner:
         *,
         guards: Guards | None = None,
         timeouts: Timeouts | None = None,
+        debug: bool = False,
     ) -> None:
         self.factory = factory
         self.label = label
-        self.loop = factory.new_loop()
+        self.loop = loop = factory.new_loop()
         self.guards = guards
         self.timeouts = timeouts
+        if debug:
+            loop.set_debug(True)
         if guards is not None:
-            guards.attach(self.loop)
+            guards.attach(loop)
         self._test_task: asyncio.Task[Any] | None = None
+        self._abandoned: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._crashed: list[FixtureLifetime] = []
 
     def __repr__(self) -> str:
@@ -100,10 +108,17 @@ class LoopRunner:
             )
             raise FixtureError(msg)
 
-    def _wait(self, awaitable: asyncio.Future[T], task: asyncio.Task[Any], what: str) -> T:
+    def _wait(
+        self,
+        awaitable: asyncio.Future[T],
+        task: asyncio.Task[Any],
+        what: str,
+        root: object = None,
+    ) -> T:
         """Run the loop until `awaitable` is done; on an interrupt, cancel `task` first.
 
-        `what` names what runs ("test", "setup of fixture 'db'") in timeout messages.
+        `what` names what runs ("test", "setup of fixture 'db'") in timeout messages;
+        `root` is where its await stack starts, if not at `task` (a fixture's generator).
         """
         __tracebackhide__ = True
         loop, guards, timeouts = self.loop, self.guards, self.timeouts
@@ -111,15 +126,18 @@ class LoopRunner:
         try:
             if timeouts is None:
                 return loop.run_until_complete(awaitable)
-            with timeouts.driving(loop, task, what):
+            with timeouts.driving(loop, task, what, root):
                 return loop.run_until_complete(awaitable)
         except BaseException:
             if not task.done():
                 # Interrupted inside the loop (KeyboardInterrupt, SystemExit, a timeout):
                 # let the task unwind so its finally blocks and fixture teardowns still run.
+                # A task that catches the cancellation gets a grace period, not forever.
                 task.cancel()
                 with contextlib.suppress(BaseException):
-                    loop.run_until_complete(task)
+                    loop.run_until_complete(asyncio.wait([task], timeout=_UNWIND_GRACE))
+                if not task.done():
+                    self._abandon(task)
             raise
         finally:
             if guards is not None:
@@ -157,6 +175,13 @@ class LoopRunner:
         finally:
             if before is not None:
                 self._adopt(before)
+
+    def _abandon(self, task: asyncio.Task[Any]) -> None:
+        """Give up on a task that ignores cancellation: no more waiting, no leak report."""
+        self._abandoned.add(task)
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
+        if self.guards is not None:
+            self.guards.disown(self.loop, task)
 
     def _tasks_before(self, wide: bool) -> Snapshot | None:
         if not wide or self.guards is None:
@@ -237,12 +262,24 @@ class LoopRunner:
             return
         try:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in [t for t in pending if t in self._abandoned]:
+                task.cancel()  # once more, but not waited for again
+                pending.remove(task)
             if pending:
                 for task in pending:
                     task.cancel()
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
+                loop.run_until_complete(asyncio.wait(pending, timeout=_UNWIND_GRACE))
+                for task in pending:
+                    if task.done() and not task.cancelled():
+                        task.exception()  # retrieved: reported elsewhere if it matters
+            if getattr(loop, "_ready", True):
+                # Callbacks still queued (a transport's connection_lost after close()) run
+                # now: a socket closed only by the garbage collector warns in another test.
+                loop.run_until_complete(asyncio.sleep(0))
+            if getattr(loop, "_asyncgens", True):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            if getattr(loop, "_default_executor", True) is not None:
+                loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             loop.close()
 
@@ -278,7 +315,9 @@ class FixtureLifetime:
         task = _spawn(self.runner.loop, self._drive(), context)
         self._task = task
         task.add_done_callback(self._on_done)
-        self.value = self.runner._wait(self._setup_done, task, f"setup of fixture {self.name!r}")
+        self.value = self.runner._wait(
+            self._setup_done, task, f"setup of fixture {self.name!r}", self._agen
+        )
 
     async def _drive(self) -> None:
         agen, setup_done = self._agen, self._setup_done
@@ -375,4 +414,4 @@ class FixtureLifetime:
         self.runner.check_can_run(f"teardown of fixture {self.name!r}")
         self._released = True
         self._release.set_result(None)
-        self.runner._wait(task, task, f"teardown of fixture {self.name!r}")
+        self.runner._wait(task, task, f"teardown of fixture {self.name!r}", self._agen)

@@ -25,7 +25,7 @@ from ._config import Settings
 from ._errors import ConfigError
 from ._guards import Guards
 from ._loops import LoopFactory
-from ._plan import ItemPlan, Node, Planner, marker_options
+from ._plan import ItemPlan, Node, Planner
 from ._runner import LoopRunner
 from ._timeouts import Timeouts
 from ._watchdog import Watchdog
@@ -89,10 +89,12 @@ class Loops:
             self._policies.setdefault(owner, _pytest_asyncio.current_policy())
             _pytest_asyncio.set_policy(policy)
         runner = LoopRunner(
-            factory, loop_label(owner), guards=self._guards, timeouts=self._timeouts
+            factory,
+            loop_label(owner),
+            guards=self._guards,
+            timeouts=self._timeouts,
+            debug=self._debug,
         )
-        if self._debug:
-            runner.loop.set_debug(True)
         self._runners[owner] = runner
         self._set_current(runner.loop)
         if first:
@@ -191,10 +193,7 @@ class State:
 
     def wants_virtual_time(self, item: pytest.Item) -> bool:
         """Whether a test runs on virtual time: its marker, the fixture, or the ini key."""
-        try:
-            chosen = marker_options(item).virtual_time
-        except ConfigError:
-            return False  # the marker error is the test's setup error
+        chosen = self.planner.item_plan(item).options.virtual_time
         if chosen is not None:
             return chosen
         return "virtual_clock" in getattr(item, "fixturenames", ()) or self.settings.virtual_time

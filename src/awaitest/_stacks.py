@@ -159,7 +159,9 @@ def format_sites(sites: Iterable[Site], indent: str = "  ") -> str:
     """
     lines: list[str] = []
     hidden = 0
+    last = None
     for site in sites:
+        last = site
         if not is_user_file(site.filename):
             hidden += 1
             continue
@@ -168,10 +170,20 @@ def format_sites(sites: Iterable[Site], indent: str = "  ") -> str:
         hidden = 0
         lines.extend(f"{indent}{line}" for line in site.describe().splitlines())
     if hidden and not lines:
-        return f"{indent}({hidden} frames, all in libraries)"
+        if last is not None:  # no user code at all: show the innermost frame
+            return "\n".join(f"{indent}{line}" for line in last.describe().splitlines())
+        return f"{indent}({hidden} frame{'s' if hidden > 1 else ''}, all in libraries)"
     if hidden:
         lines.append(f"{indent}... ({hidden} frame{'s' if hidden > 1 else ''} in libraries)")
     return "\n".join(lines)
+
+
+def is_own_task(task: asyncio.Task[Any]) -> bool:
+    """Whether a task is awaitest's own (an async-generator fixture between setup and teardown)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    if code is None:
+        return False
+    return bool(os.path.normcase(os.path.realpath(code.co_filename)).startswith(_OWN_DIR))
 
 
 def task_name(task: asyncio.Future[Any]) -> str:

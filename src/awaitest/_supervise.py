@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Generator
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pytest
 
@@ -22,12 +22,24 @@ from ._compat import pytest_timeout as _pytest_timeout
 from ._config import MarkerOptions
 from ._errors import AwaitestWarning, ConfigError, DeadlineError
 from ._guards import EMPTY, Guard, GuardPolicy, Guards, Snapshot, summary
-from ._plan import Node, marker_options
+from ._plan import Node
 from ._session import State
 from ._timeouts import Timeouts
 
 #: The timeout pytest-timeout handed over for an async test, and where it came from.
 _HANDED_OVER: Final = pytest.StashKey[tuple[float, str]]()
+#: Where a session timeout set with awaitest's own names comes from.
+_AWAITEST_SOURCES: Final = ("--awaitest-timeout", "the awaitest_timeout ini key")
+
+
+class _ItemConfig(NamedTuple):
+    policy: GuardPolicy
+    seconds: float | None
+    source: str
+    error: str | None  # a bad timeout marker
+
+
+_CONFIG: Final = pytest.StashKey[_ItemConfig]()
 _WHAT: Final = {"setup": "setup", "call": "test", "teardown": "teardown"}
 
 
@@ -43,40 +55,60 @@ class Supervision:
         self._timeout_plugin = config.pluginmanager.has_plugin(_pytest_timeout.PLUGIN_NAME)
 
     def _options(self, item: pytest.Item) -> MarkerOptions:
-        try:
-            return marker_options(item)
-        except Exception:  # a marker error: reported by the plan as the test's setup error
-            return MarkerOptions()
+        return self.state.planner.item_plan(item).options
 
-    def _policy(self, item: pytest.Item, options: MarkerOptions) -> GuardPolicy:
+    def _config(self, item: pytest.Item) -> _ItemConfig:
+        """The test's guard policy and timeout, worked out once per test."""
+        config = item.stash.get(_CONFIG, None)
+        if config is None:
+            options = self._options(item)
+            try:
+                seconds, source = self._timeout(item, options)
+                error = None
+            except ConfigError as exc:  # a bad @pytest.mark.timeout: the test's setup error
+                seconds, source, error = None, "", str(exc)
+            config = _ItemConfig(self._policy(options), seconds, source, error)
+            item.stash[_CONFIG] = config
+        return config
+
+    def _policy(self, options: MarkerOptions) -> GuardPolicy:
         try:
             return options.policy(self.state.settings.guards)
         except ConfigError:  # reported by the plan
             return self.state.settings.guards
 
     def _timeout(self, item: pytest.Item, options: MarkerOptions) -> tuple[float | None, str]:
-        __tracebackhide__ = True
+        """The test's timeout: markers first, then awaitest's settings, then pytest-timeout's.
+
+        Raises:
+            ConfigError: The `timeout` marker's value is not a number of seconds.
+        """
         if options.timeout is not None:
             return options.timeout, "@pytest.mark.awaitest(timeout=...)"
-        handed = item.stash.get(_HANDED_OVER, None)
-        if handed is not None:
-            return handed
-        try:
-            marked = _pytest_timeout.marker_timeout(item)
-        except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        marked = _pytest_timeout.marker_timeout(item)
         if marked is not None:
             return marked
         settings = self.state.settings
+        handed = item.stash.get(_HANDED_OVER, None)
+        if handed is not None:
+            # pytest-timeout resolved its own names; awaitest's beat them at the same level.
+            if item.get_closest_marker(_pytest_timeout.MARKER) is not None:
+                return handed
+            source = settings.timeout_source
+            if source == _AWAITEST_SOURCES[0] or (
+                source == _AWAITEST_SOURCES[1] and not _pytest_timeout.command_line_set(item.config)
+            ):
+                return settings.timeout, source
+            return handed
         if self._timeout_plugin and self.state.planner.item_plan(item).kind is Kind.SYNC:
             return None, ""  # pytest-timeout times sync tests itself
         return settings.timeout, settings.timeout_source
 
     def _phase(self, item: pytest.Item, when: str) -> Generator[None, object, object]:
-        __tracebackhide__ = True
-        options = self._options(item)
-        policy = self._policy(item, options)
-        seconds, source = self._timeout(item, options)
+        # Hidden from tracebacks, but for awaitest's own failures (message only): pytest
+        # adds a "traceback entries are hidden" note when every frame is hidden.
+        __tracebackhide__ = _hide_unless_own_failure
+        policy, seconds, source, _error = self._config(item)
         recorder = self.guards.recorder
         recorder.begin(item.nodeid, policy)
         try:
@@ -104,8 +136,15 @@ class Supervision:
         if found:
             item.add_report_section(when, "awaitest", summary(item.nodeid, found))
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Report a bad `timeout` marker as the test's setup error, before any fixture."""
+        error = self._config(item).error
+        if error is not None:
+            raise pytest.fail.Exception(error, pytrace=False)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_runtest_setup")
+    def pytest_runtest_setup_watched(self, item: pytest.Item) -> Generator[None, object, object]:
         """Watch the test's setup; arrange the leak check of a loop it shares."""
         __tracebackhide__ = True
         plan = self.state.planner.item_plan(item)
@@ -132,7 +171,7 @@ class Supervision:
     def _check_shared(self, owner: Node, baseline: Snapshot) -> None:
         runner = self.state.loops.get(owner)
         if runner is not None:
-            self.guards.check(runner.loop, baseline)
+            self.guards.check(runner.loop, baseline, shared=True)
 
     def _check_sync_marker(self, item: pytest.Item) -> None:
         own = [m for m in getattr(item, "own_markers", ()) if m.name == "awaitest"]
@@ -144,7 +183,7 @@ class Supervision:
                 "is marked @pytest.mark.awaitest but is a sync function, so there is nothing "
                 "for awaitest to run. Make the test 'async def', or remove the marker."
             )
-            self.guards.recorder.begin(item.nodeid, self._policy(item, options))
+            self.guards.recorder.begin(item.nodeid, self._policy(options))
             self.guards.recorder.add(Guard.MISUSE, msg)
 
     # -- pytest-timeout ---------------------------------------------------------------
@@ -161,6 +200,10 @@ class Supervision:
     def pytest_timeout_cancel_timer(self, item: pytest.Item) -> bool | None:
         """Nothing to cancel for the async tests awaitest times itself."""
         return True if _HANDED_OVER in item.stash else None
+
+
+def _hide_unless_own_failure(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    return not isinstance(excinfo.value, pytest.fail.Exception)
 
 
 def _warn(item: pytest.Item, message: str) -> None:

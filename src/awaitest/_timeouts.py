@@ -49,7 +49,7 @@ class _Phase:
         self.seconds = seconds
         self.source = source
         self.job: Job | None = None
-        self.drive: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any], str] | None = None
+        self.drive: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any], str, object] | None = None
         self.generation = 0
         self.answered = False
         self.report: str | None = None  # set when the deadline passed
@@ -111,9 +111,15 @@ class Timeouts:
 
     @contextlib.contextmanager
     def driving(
-        self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], what: str
+        self,
+        loop: asyncio.AbstractEventLoop,
+        task: asyncio.Task[Any],
+        what: str,
+        root: object = None,
     ) -> Iterator[None]:
         """Let a deadline cancel `task`; each drive gets the phase's full timeout.
+
+        `root` is where the reported await stack starts, if not at `task`.
 
         Raises:
             DeadlineError: The deadline passed while the task ran.
@@ -123,7 +129,7 @@ class Timeouts:
         if phase is None:
             yield
             return
-        phase.drive = (loop, task, what)
+        phase.drive = (loop, task, what, root)
         self._arm(phase)
         try:
             yield
@@ -189,11 +195,15 @@ class Timeouts:
         drive = phase.drive
         if drive is None:
             return
-        loop, task, what = drive
+        loop, task, what, root = drive
         if task.done():
             return
-        stuck = _stacks.format_sites(_stacks.await_chain(task), indent="  ")
-        others = [t for t in asyncio.all_tasks(loop) if t is not task and not t.done()]
+        stuck = _stacks.format_sites(_stacks.await_chain(root or task), indent="  ")
+        others = [
+            t
+            for t in asyncio.all_tasks(loop)
+            if t is not task and not t.done() and not _stacks.is_own_task(t)
+        ]
         lines = [
             f"{phase.who}: the {what} timed out after {_format_seconds(phase.seconds)} "
             f"({phase.source}); awaitest cancelled it while it was waiting at:",

@@ -27,7 +27,7 @@ from ._builtin_fixtures import virtual_clock as virtual_clock
 from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._compat import pytest_timeout as _pytest_timeout
-from ._config import MarkerOptions, Mode, Settings
+from ._config import MarkerOptions, Mode, Settings, parse_bool
 from ._errors import ConfigError, LoopMismatchError
 from ._fixtures import adapt, with_current_loop
 from ._guards import Guard
@@ -119,8 +119,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     parser.addini(
         "awaitest_virtual_time",
         "run async tests on virtual time: sleeps and timeouts take no real time",
-        type="bool",
-        default=False,
+        default=None,
     )
     parser.addini(
         "awaitest_mode",
@@ -150,10 +149,12 @@ def _settings(config: pytest.Config) -> Settings:
             mode=mode or compat.mode,
             default_loop_scope=config.getini("awaitest_default_loop_scope"),
             loop_factory=config.getini("awaitest_loop_factory"),
-            guards=config.getoption("awaitest_guards") or config.getini("awaitest_guards"),
+            guards=_guards_setting(config),
             blocking_threshold=config.getini("awaitest_blocking_threshold"),
             timeout=_timeout_setting(config),
-            virtual_time=config.getini("awaitest_virtual_time"),
+            virtual_time=parse_bool(
+                config.getini("awaitest_virtual_time"), "awaitest_virtual_time"
+            ),
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -165,14 +166,23 @@ def _settings(config: pytest.Config) -> Settings:
     )
 
 
+def _guards_setting(config: pytest.Config) -> tuple[str, str] | None:
+    """`--awaitest-guards` or else `awaitest_guards`, and which of them it was."""
+    value = config.getoption("awaitest_guards")
+    if value is not None:
+        return value, "--awaitest-guards"
+    ini = config.getini("awaitest_guards")
+    return (ini, "awaitest_guards") if ini else None
+
+
 def _timeout_setting(config: pytest.Config) -> tuple[str, str] | None:
-    """The session's default timeout and where it was set (CLI first, then ini)."""
+    """The session's timeout and where it was set: command line, then ini; awaitest's first."""
     value = config.getoption("awaitest_timeout")
     if value is not None:
         return str(value), "--awaitest-timeout"
     served = _pytest_timeout.session_timeout(config)
-    if served is not None and served[1] != "the timeout ini key":
-        return served
+    if served is not None and served[1] != _pytest_timeout.INI_SOURCE:
+        return served  # --timeout or PYTEST_TIMEOUT: the command line beats ini files
     ini = config.getini("awaitest_timeout")
     if ini:
         return str(ini), "the awaitest_timeout ini key"

@@ -21,6 +21,7 @@ from .._errors import ConfigError
 
 PLUGIN_NAME: Final = "timeout"
 MARKER: Final = "timeout"
+INI_SOURCE: Final = "the timeout ini key"
 _MARKER_DOC: Final = (
     "timeout(timeout): fail the test if it runs longer than timeout seconds "
     "(pytest-timeout's marker, served by awaitest)"
@@ -74,8 +75,13 @@ def session_timeout(config: pytest.Config) -> tuple[str, str] | None:
         return env, "PYTEST_TIMEOUT"
     ini = config.getini("timeout")
     if ini:
-        return str(ini), "the timeout ini key"
+        return str(ini), INI_SOURCE
     return None
+
+
+def command_line_set(config: pytest.Config) -> bool:
+    """Whether pytest-timeout's timeout was given on the command line or in the environment."""
+    return config.getoption("timeout", None) is not None or bool(os.environ.get("PYTEST_TIMEOUT"))
 
 
 def marker_timeout(item: pytest.Item) -> tuple[float, str] | None:

@@ -11,6 +11,7 @@ fixtures are torn down. What each guard looks for is in its own module.
 from __future__ import annotations
 
 import asyncio
+import gc
 import weakref
 from typing import Any
 
@@ -63,8 +64,10 @@ class Guards:
 
     def start(self) -> None:
         """Install the session-wide hooks (never-awaited coroutines, the blocking tick)."""
-        self._never_awaited.install()
-        self._watchdog.set_tick(max(self.blocking.threshold / 2, 0.01), self.blocking.tick)
+        self._never_awaited.install(
+            track_origins=self.recorder.session_policy.enabled(Guard.NEVER_AWAITED)
+        )
+        self._watchdog.set_tick(self.blocking.interval, self.blocking.tick)
         self._started = True
 
     def stop(self) -> None:
@@ -103,6 +106,10 @@ class Guards:
         if new:
             self._wide.setdefault(loop, weakref.WeakSet()).update(new)
 
+    def disown(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        """Never report `task` as leaked (awaitest gave up on it and said so)."""
+        self._wide.setdefault(loop, weakref.WeakSet()).add(task)
+
     # -- called by the session ----------------------------------------------------
 
     def snapshot(self, loop: asyncio.AbstractEventLoop) -> Snapshot:
@@ -126,10 +133,15 @@ class Guards:
             loop.run_until_complete(asyncio.sleep(0))
         return leaked
 
-    def check(self, loop: asyncio.AbstractEventLoop, before: Snapshot = EMPTY) -> None:
-        """Report (and cancel, and close) what a test left on `loop` since `before`.
+    def check(
+        self, loop: asyncio.AbstractEventLoop, before: Snapshot = EMPTY, *, shared: bool = False
+    ) -> None:
+        """Report what a test left on `loop` since `before`; clean up what is the test's.
 
         Call it after the test's own fixtures are torn down, before the loop closes.
+        Leftover tasks are reported and cancelled. Open transports are reported
+        and aborted on the test's own loop only: on a loop `shared` with wider
+        fixtures, a connection opened during the test may be a pool's.
         """
         if loop.is_closed() or loop.is_running():
             return
@@ -140,14 +152,23 @@ class Guards:
             if leaked:
                 leaked.sort(key=lambda t: t.get_name())
                 recorder.add(Guard.LEAKED_TASKS, describe_leak(leaked))
-                for task in leaked:
-                    task.cancel()
-                loop.run_until_complete(asyncio.wait(leaked, timeout=_CANCEL_GRACE))
-                for task in leaked:  # what they raised on the way out is reported above
-                    if task.done() and not task.cancelled():
-                        task.exception()
-        if recorder.wants(Guard.UNCLOSED):
-            left = {r for r in resources.open_resources(loop) - before.resources if r not in wide}
+                self._cancel(loop, leaked)
+        if recorder.wants(Guard.UNCLOSED) and not shared:
+            left = resources.open_resources(loop) - before.resources
+            if left:
+                gc.collect()  # unreachable generators and transports are not leaks: free them
+                left = resources.open_resources(loop) - before.resources
+            left = {r for r in left if r not in wide}
             if left:
                 recorder.add(Guard.UNCLOSED, resources.describe_unclosed(left))
                 resources.close(left)
+                loop.run_until_complete(asyncio.sleep(0))  # aborted transports close their sockets
+
+    @staticmethod
+    def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.wait(tasks, timeout=_CANCEL_GRACE))
+        for task in tasks:  # what they raised on the way out is reported above
+            if task.done() and not task.cancelled():
+                task.exception()

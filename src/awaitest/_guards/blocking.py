@@ -5,8 +5,10 @@ which notes when the loop stopped waiting for I/O and started running
 callbacks. The watchdog thread ticks a few times per threshold; when the
 loop driven right now has been busy past the threshold, it samples the test
 thread's stack and records the innermost line of user code: the blocking
-call itself, not just "a slow callback". Loops without a selector (uvloop)
-are not watched.
+call itself, not just "a slow callback". To keep a loaded machine from
+crying wolf, a report needs two samples in a row at the same line, and a
+tick that itself ran late (the process was not scheduled) reports nothing.
+Loops without a selector (uvloop) are not watched.
 """
 
 from __future__ import annotations
@@ -64,23 +66,37 @@ class BlockingWatch:
         #: The probe of the loop the test thread is running now, if any.
         self.active: BusyProbe | None = None
         self._main = threading.main_thread()
+        self._interval = max(threshold / 2, 0.01)
+        self._expected = 0.0  # when the next tick should come
+        self._suspect: tuple[float, object] | None = None  # (episode, site) seen once
+
+    @property
+    def interval(self) -> float:
+        """How often the watchdog should tick."""
+        return self._interval
 
     def tick(self) -> None:
         """Check the active loop (called in the watchdog thread)."""
+        now = time.perf_counter()
+        late = self._expected and now - self._expected > self._interval
+        self._expected = now + self._interval
         probe = self.active
-        if probe is None:
+        if probe is None or late:
+            self._suspect = None  # starved: wall time says nothing about the loop
             return
         since = probe.busy_since
         if since is None or probe.reported == since:
             return
-        busy = time.perf_counter() - since
-        if busy < self.threshold or not self._recorder.wants(Guard.BLOCKING):
+        if now - since < self.threshold or not self._recorder.wants(Guard.BLOCKING):
             return
         frame = sys._current_frames().get(self._main.ident or 0)
         if probe.busy_since != since or frame is None:
             return  # it moved on while we looked
-        probe.reported = since
         site = _stacks.first_user_site(_stacks.frame_sites(frame))
+        if self._suspect != (since, site):
+            self._suspect = (since, site)  # report when the next tick finds it there still
+            return
+        probe.reported = since
         where = site.describe() if site is not None else "(no user code on the stack)"
         msg = (
             f"blocked the event loop for more than {self.threshold:g} s at {where}\n"

@@ -10,7 +10,9 @@ off, Python's own RuntimeWarning is issued as before.
 
 from __future__ import annotations
 
+import linecache
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -49,11 +51,14 @@ class NeverAwaited:
         self._original: Callable[[Any], None] | None = None
         self._depth = 0
 
-    def install(self) -> None:
-        """Take over the report, and track where coroutines are created."""
+    def install(self, *, track_origins: bool = True) -> None:
+        """Take over the report, and (if `track_origins`) track where coroutines are created."""
         self._original = getattr(warnings, "_warn_unawaited_coroutine", None)
         warnings._warn_unawaited_coroutine = self._finalized  # type: ignore[attr-defined]
-        self._depth = _stacks.set_origin_depth(_stacks.ORIGIN_DEPTH)
+        if track_origins:
+            self._depth = _stacks.set_origin_depth(_stacks.ORIGIN_DEPTH)
+        else:
+            self._depth = sys.get_coroutine_origin_tracking_depth()
 
     def uninstall(self) -> None:
         """Give the report back to Python."""
@@ -65,5 +70,24 @@ class NeverAwaited:
         recorder = self._recorder
         if recorder.who is not None and recorder.wants(Guard.NEVER_AWAITED):
             recorder.add(Guard.NEVER_AWAITED, describe(coro))
-        elif self._original is not None:
-            self._original(coro)
+        else:
+            self._python_warning(coro)
+
+    def _python_warning(self, coro: Any) -> None:
+        """Python's own RuntimeWarning, as `warnings._warn_unawaited_coroutine` words it.
+
+        Issued from here with one more stack level, so it still points at the code
+        that dropped the coroutine; the creation site is shown only if the project
+        itself asked for origin tracking.
+        """
+        lines = [f"coroutine '{coro.__qualname__}' was never awaited\n"]
+        origin = getattr(coro, "cr_origin", None)
+        if origin and self._depth:
+            extracted = [
+                (filename, lineno, name, linecache.getline(filename, lineno))
+                for filename, lineno, name in reversed(origin[: self._depth])
+            ]
+            lines.append("Coroutine created at (most recent call last)\n")
+            lines.extend(traceback.format_list(extracted))
+        msg = "".join(lines).rstrip("\n")
+        warnings.warn(msg, category=RuntimeWarning, stacklevel=3, source=coro)

@@ -154,7 +154,11 @@ class GuardPolicy:
 
     @classmethod
     def parse(cls, value: str | None, where: str) -> GuardPolicy:
-        """Parse `awaitest_guards` / `--awaitest-guards` (None or empty: the default)."""
+        """Parse `awaitest_guards` / `--awaitest-guards` (None or empty: the default).
+
+        Raises:
+            ConfigError: A word is not a preset, a guard or a level.
+        """
         if not value or not value.strip():
             return cls()
         return cls().updated(value, where)

@@ -47,7 +47,7 @@ def _describe(resource: Any) -> str:
             _stacks.Site(f.filename, f.lineno or 0, f.name) for f in reversed(source)
         )
         return f"{resource!r}, created at {created}"
-    return f"{resource!r} (run with asyncio debug on, --asyncio-debug, to see where it was created)"
+    return repr(resource)
 
 
 def describe_unclosed(resources: set[Any]) -> str:

@@ -44,10 +44,16 @@ def describe_crash(context: dict[str, Any]) -> str:
         what = f"task {_stacks.task_name(future)}{where} failed and nobody retrieved its exception"
         fix = _CRASH_FIX
     else:
-        handle = context.get("handle")
-        what = f"background work failed ({asyncio_says})"
-        if handle is not None:
-            what += f" in {handle!r}"
+        callback = getattr(context.get("handle"), "_callback", None)
+        code = getattr(callback, "__code__", None)
+        if code is not None:
+            site = _stacks.Site(code.co_filename, code.co_firstlineno, code.co_name)
+            name = getattr(callback, "__qualname__", code.co_name)
+            what = f"the callback {name}() (defined at {site}) failed"
+        elif callback is not None:
+            what = f"the callback {callback!r} failed"
+        else:
+            what = f"background work failed ({asyncio_says})"
         fix = "Handle the error where it happens, or let it reach the test."
     if exc is not None:
         what += f": {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
