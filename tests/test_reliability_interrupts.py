@@ -127,7 +127,7 @@ def test_ctrl_c_stops_the_run_after_tearing_down_every_fixture(
     """Interrupted anywhere, the run unwinds the code, tears down all scopes and reports."""
     pytester.makepyfile(log=LOG_HELPER, conftest=CONFTEST.format(how=how))
     pytester.makepyfile(test_interrupt=TEST_MODULE.format(interrupted=TESTS[where]))
-    result = run_subprocess("-p", "no:faulthandler", timeout=LIMIT)
+    result = run_subprocess(timeout=LIMIT)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*! KeyboardInterrupt !*"])
     # The summary is printed; the interrupted test has no outcome, as with sync tests.
