@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The shop's tests (examples/shop) and the key-value store's (examples/kvstore).
 SHOP_TESTS = 38
 KVSTORE_TESTS = 26
-#: examples/kvstore/test_events.py (3 tests) needs asyncio.TaskGroup, new in Python 3.11.
+#: examples/kvstore/test_events.py (3 tests) needs asyncio.TaskGroup, new in Python 3.11: on
+#: Python 3.10 it skips itself, which pytest counts as one skip.
 NEEDS_311 = 3
 #: The shop's tables, created by awaitest.sqlalchemy in the database of the run.
 SHOP_TABLES = ("orders", "products", "users")
@@ -96,7 +97,7 @@ def test_every_example_test_passes(main_job: MainJob) -> None:
     if sys.version_info >= (3, 11):
         assert counts == {"passed": SHOP_TESTS + KVSTORE_TESTS}, summary
     else:  # pragma: no cover - the TaskGroup module skips itself
-        expected = {"passed": SHOP_TESTS + KVSTORE_TESTS - NEEDS_311, "skipped": NEEDS_311}
+        expected = {"passed": SHOP_TESTS + KVSTORE_TESTS - NEEDS_311, "skipped": 1}
         assert counts == expected, summary
 
 

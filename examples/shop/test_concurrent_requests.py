@@ -1,4 +1,8 @@
-"""Requests sent all at once with asyncio.gather: nothing oversold, one account per address."""
+"""Requests sent all at once with asyncio.gather: nothing oversold, one account per address.
+
+The requests are in flight together; each takes its turn with the test's database session
+(see `take_turns` in conftest.py and "The one database session" in examples/README.md).
+"""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 On virtual time (`@pytest.mark.awaitest(virtual_time=True)`) the event
 loop's clock jumps to the next timer whenever every task is waiting, so the
 backoff's `asyncio.sleep`s take no real time and the loop time the code sees
-is exact: the tests assert when each attempt was made, to the millisecond
-and without tolerance.
+is exact: the tests assert when each attempt was made, with no tolerance.
 """
 
 from __future__ import annotations
