@@ -1211,7 +1211,9 @@ def test_check_app(app: object, message: str | None) -> None:
     assert str(info.value) == f"open_client(): {message}"
 
 
-@pytest.mark.parametrize("app", [_asgi, _Asgi(), functools.partial(_asgi)], ids=["function", "instance", "partial"])
+@pytest.mark.parametrize(
+    "app", [_asgi, _Asgi(), functools.partial(_asgi)], ids=["function", "instance", "partial"]
+)
 def test_check_app_accepts_asgi_callables(app: object) -> None:
     """Coroutine functions, objects with an async __call__ and partials pass the check."""
     check_app(app, "open_client()")

@@ -39,6 +39,9 @@ T = TypeVar("T")
 
 _DURING_TEST = "while the test was using it (the test was cancelled)"
 
+#: What asyncio raises when the loop was stopped while run_until_complete() waited.
+_STOPPED = "Event loop stopped before Future completed."
+
 #: How long a cancelled task gets to unwind before awaitest gives up waiting for it.
 _UNWIND_GRACE = 1.0
 
@@ -210,9 +213,16 @@ class LoopRunner:
         self._test_task = task
         try:
             self._wait(task, task, "test")
-        except BaseException:
+        except BaseException as exc:
             if len(self._crashed) > crashed_before:
                 raise self._crashed[crashed_before].crash_error(_DURING_TEST) from None
+            if isinstance(exc, RuntimeError) and str(exc) == _STOPPED:
+                msg = (
+                    "the test stopped the event loop (loop.stop()) before it finished, so it "
+                    "cannot be run to the end. Do not stop the loop awaitest runs; to end a "
+                    "test early, return from it or raise."
+                )
+                raise FixtureError(msg) from None
             raise
         finally:
             self._test_task = None

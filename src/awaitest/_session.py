@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -125,6 +126,10 @@ class Loops:
         self._set_current(runner.loop)
         return True
 
+    def reassert_current(self) -> None:
+        """Make the current loop current again (under a policy just put back)."""
+        self._set_current(self._current)
+
     def _set_current(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._current = loop
         asyncio.set_event_loop(loop)
@@ -145,17 +150,24 @@ class Loops:
         if runner is None:
             return
         try:
-            if self._guards is not None and not runner.loop.is_closed():
-                self._guards.check(runner.loop)  # what the test (or fixture) left behind
-            clock = clock_of(runner.loop)
-            if clock is not None:
-                clock.uninstall()
-            runner.close()
+            try:
+                if self._guards is not None and not runner.loop.is_closed():
+                    self._guards.check(runner.loop)  # what the test (or fixture) left behind
+            finally:
+                clock = clock_of(runner.loop)
+                if clock is not None:
+                    clock.uninstall()
+                runner.close()  # whatever the check raised (an interrupt, a timeout)
         finally:
             if owner in self._policies:
                 _pytest_asyncio.set_policy(self._policies.pop(owner))
             remaining = list(self._runners.values())
             self._set_current(remaining[-1].loop if remaining else None)
+
+    @property
+    def policy_overridden(self) -> bool:
+        """Whether a project's `event_loop_policy` fixture has set asyncio's policy."""
+        return bool(self._policies)
 
     def close_all(self) -> None:
         """Close every loop still open, newest first (after an interrupted run)."""
@@ -177,7 +189,9 @@ class State:
         #: A test whose loop opens at its first fixture setup (see plugin.pytest_runtest_setup).
         self.loop_pending: pytest.Item | None = None
         #: Which runner each async fixture instance was set up on (for loop-mismatch hints).
-        self.fixture_runners: dict[tuple[object, Node], LoopRunner] = {}
+        self.fixture_runners: weakref.WeakValueDictionary[tuple[object, Node], LoopRunner] = (
+            weakref.WeakValueDictionary()
+        )
 
     def item_runner(self, item: pytest.Item) -> LoopRunner:
         """Return the loop runner a test runs on (on virtual time, if the test wants it).

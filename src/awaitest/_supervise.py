@@ -18,6 +18,7 @@ import pytest
 
 from . import _compat
 from ._collect import Kind
+from ._compat import pytest_asyncio as _pytest_asyncio
 from ._compat import pytest_timeout as _pytest_timeout
 from ._config import MarkerOptions
 from ._errors import AwaitestWarning, ConfigError, DeadlineError
@@ -40,6 +41,7 @@ class _ItemConfig(NamedTuple):
 
 
 _CONFIG: Final = pytest.StashKey[_ItemConfig]()
+_POLICY: Final = pytest.StashKey[object]()
 _WHAT: Final = {"setup": "setup", "call": "test", "teardown": "teardown"}
 
 
@@ -119,8 +121,9 @@ class Supervision:
         except DeadlineError as exc:
             self._attach_findings(item, when)
             raise pytest.fail.Exception(str(exc), pytrace=False) from None
-        except BaseException:
+        except BaseException as exc:
             self._attach_findings(item, when)
+            self.guards.excuse(exc)
             raise
         errors, warns = recorder.end()
         for finding in warns:
@@ -139,6 +142,7 @@ class Supervision:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Report a bad `timeout` marker as the test's setup error, before any fixture."""
+        item.stash[_POLICY] = _pytest_asyncio.policy_object()
         error = self._config(item).error
         if error is not None:
             raise pytest.fail.Exception(error, pytrace=False)
@@ -166,12 +170,27 @@ class Supervision:
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
         """Watch the test's teardown, where leaked tasks and open resources are found."""
         __tracebackhide__ = True
-        return (yield from self._phase(item, "teardown"))
+        try:
+            return (yield from self._phase(item, "teardown"))
+        finally:
+            self._restore_policy(item)
+
+    def _restore_policy(self, item: pytest.Item) -> None:
+        """Undo an event loop policy the test installed, so later tests get asyncio's loops."""
+        before = item.stash.get(_POLICY, None)
+        now = _pytest_asyncio.policy_object()
+        # asyncio creates its default policy lazily: that is no change of policy.
+        expected = type(before) if before is not None else _pytest_asyncio.DEFAULT_POLICY_TYPE
+        if now is None or type(now) is expected or self.state.loops.policy_overridden:
+            return
+        _pytest_asyncio.set_policy(before)
+        self.state.loops.reassert_current()
 
     def _check_shared(self, owner: Node, baseline: Snapshot) -> None:
         runner = self.state.loops.get(owner)
         if runner is not None:
             self.guards.check(runner.loop, baseline, shared=True)
+            self.guards.reattach(runner.loop)
 
     def _check_sync_marker(self, item: pytest.Item) -> None:
         own = [m for m in getattr(item, "own_markers", ()) if m.name == "awaitest"]
@@ -185,6 +204,18 @@ class Supervision:
             )
             self.guards.recorder.begin(item.nodeid, self._policy(options))
             self.guards.recorder.add(Guard.MISUSE, msg)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """List never-awaited coroutines freed outside any test (a warning, not a failure)."""
+        late = self.guards.late_findings
+        if late:
+            terminalreporter.section("awaitest: found outside any test", sep="-")
+            terminalreporter.line(
+                "These coroutines were freed between tests (kept alive until then by a "
+                "reference cycle or a failed test's traceback):"
+            )
+            for message in late:
+                terminalreporter.line(f"- {message}")
 
     # -- pytest-timeout ---------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._compat import pytest_timeout as _pytest_timeout
 from ._config import MarkerOptions, Mode, Settings, parse_bool
-from ._errors import ConfigError, LoopMismatchError
+from ._errors import ConfigError, FixtureError, LoopMismatchError
 from ._fixtures import adapt, with_current_loop
 from ._guards import Guard
 from ._loops import LoopFactory
@@ -407,6 +407,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     testargs = {arg: funcargs[arg] for arg in pyfuncitem._fixtureinfo.argnames}
     try:
         runner.run_test(pyfuncitem.obj(**testargs), contextvars.copy_context())
+    except FixtureError as exc:  # the loop could not run the test: say which test
+        _fail(f"{pyfuncitem.nodeid}: {exc}")
     except (RuntimeError, ValueError) as exc:
         if _hints.is_loop_mismatch(exc):
             hint = _hints.loop_mismatch_hint(state, pyfuncitem, runner)

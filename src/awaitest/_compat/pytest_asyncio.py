@@ -301,6 +301,21 @@ def current_policy() -> Any:
         return asyncio.get_event_loop_policy()
 
 
+def _default_policy_type() -> type[Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # policies: deprecated in 3.14
+        return asyncio.DefaultEventLoopPolicy
+
+
+#: The policy class asyncio creates when none was set.
+DEFAULT_POLICY_TYPE: Final = _default_policy_type()
+
+
+def policy_object() -> Any:
+    """Asyncio's event loop policy as set, or None: read without creating or warning."""
+    return getattr(asyncio.events, "_event_loop_policy", None)
+
+
 def set_policy(policy: Any) -> None:
     """Set asyncio's event loop policy (deprecated API on Python 3.14: no warning here)."""
     with warnings.catch_warnings():

@@ -68,13 +68,24 @@ class Guards:
             track_origins=self.recorder.session_policy.enabled(Guard.NEVER_AWAITED)
         )
         self._watchdog.set_tick(self.blocking.interval, self.blocking.tick)
+        self.blocking.install()
         self._started = True
+
+    def excuse(self, exc: BaseException) -> None:
+        """A phase failed with `exc`: coroutines its traceback holds are not new findings."""
+        self._never_awaited.excuse(exc)
+
+    @property
+    def late_findings(self) -> list[str]:
+        """Never-awaited coroutines freed outside any test, for the end-of-run summary."""
+        return self._never_awaited.late
 
     def stop(self) -> None:
         """Undo `start`."""
         if self._started:
             self._never_awaited.uninstall()
             self._watchdog.set_tick(0, None)
+            self.blocking.uninstall()
             self._started = False
 
     # -- called by the runner -----------------------------------------------------
@@ -105,6 +116,11 @@ class Guards:
         new = (after.tasks - before.tasks) | (after.resources - before.resources)
         if new:
             self._wide.setdefault(loop, weakref.WeakSet()).update(new)
+
+    def reattach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Put back the exception handler a test replaced on a loop later tests share."""
+        if not loop.is_closed() and loop.get_exception_handler() is not self._handler:
+            loop.set_exception_handler(self._handler)
 
     def disown(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
         """Never report `task` as leaked (awaitest gave up on it and said so)."""

@@ -6,14 +6,18 @@ callbacks. The watchdog thread ticks a few times per threshold; when the
 loop driven right now has been busy past the threshold, it samples the test
 thread's stack and records the innermost line of user code: the blocking
 call itself, not just "a slow callback". To keep a loaded machine from
-crying wolf, a report needs two samples in a row at the same line, and a
-tick that itself ran late (the process was not scheduled) reports nothing.
+crying wolf, a report needs two samples in a row at the same line, a tick
+that itself ran late (the process was not scheduled) reports nothing,
+garbage-collection pauses do not count as busy time (no line of the test
+caused them; a full collection of a large heap takes 50-300 ms), and a
+thread importing a module is not reported (a one-time cost).
 Loops without a selector (uvloop) are not watched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import time
@@ -69,6 +73,28 @@ class BlockingWatch:
         self._interval = max(threshold / 2, 0.01)
         self._expected = 0.0  # when the next tick should come
         self._suspect: tuple[float, object] | None = None  # (episode, site) seen once
+        self._gc_started: float | None = None
+
+    def install(self) -> None:
+        """Start leaving garbage-collection pauses out of the busy time."""
+        if self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
+
+    def uninstall(self) -> None:
+        """Undo `install`."""
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """Move the busy episode's start past a collection (runs with the GIL held)."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+            return
+        started, self._gc_started = self._gc_started, None
+        probe = self.active
+        since = probe.busy_since if probe is not None else None
+        if started is not None and probe is not None and since is not None:
+            probe.busy_since = since + (time.perf_counter() - started)
 
     @property
     def interval(self) -> float:
@@ -92,7 +118,11 @@ class BlockingWatch:
         frame = sys._current_frames().get(self._main.ident or 0)
         if probe.busy_since != since or frame is None:
             return  # it moved on while we looked
-        site = _stacks.first_user_site(_stacks.frame_sites(frame))
+        sites = _stacks.frame_sites(frame)
+        if any(site.filename.startswith("<frozen importlib") for site in sites):
+            self._suspect = None  # importing a module: a one-time cost, not a blocking call
+            return
+        site = _stacks.first_user_site(sites)
         if self._suspect != (since, site):
             self._suspect = (since, site)  # report when the next tick finds it there still
             return

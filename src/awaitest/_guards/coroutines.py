@@ -10,6 +10,8 @@ off, Python's own RuntimeWarning is issued as before.
 
 from __future__ import annotations
 
+import gc
+import inspect
 import linecache
 import sys
 import traceback
@@ -50,6 +52,23 @@ class NeverAwaited:
         self._recorder = recorder
         self._original: Callable[[Any], None] | None = None
         self._depth = 0
+        #: Coroutines found outside any test phase (freed late, e.g. with a failed
+        #: test's traceback), for the end-of-run summary.
+        self.late: list[str] = []
+        #: ids of unstarted coroutines a failed phase's traceback holds: when they are
+        #: freed, in whichever later test, they are that failure's echo, not a new bug.
+        self._excused: set[int] = set()
+
+    def excuse(self, exc: BaseException) -> None:
+        """Excuse the unstarted coroutines in the frames of a failure's traceback."""
+        tb = exc.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                if inspect.iscoroutine(value) and (
+                    inspect.getcoroutinestate(value) == inspect.CORO_CREATED
+                ):
+                    self._excused.add(id(value))
+            tb = tb.tb_next
 
     def install(self, *, track_origins: bool = True) -> None:
         """Take over the report, and (if `track_origins`) track where coroutines are created."""
@@ -61,15 +80,27 @@ class NeverAwaited:
             self._depth = sys.get_coroutine_origin_tracking_depth()
 
     def uninstall(self) -> None:
-        """Give the report back to Python."""
+        """Give the report back to Python, once excused coroutines are freed."""
+        if self._excused:
+            # pytest keeps the last failure in sys.last_*: free its excused coroutines now,
+            # while they can still be recognized, not at interpreter exit.
+            for name in ("last_exc", "last_value", "last_traceback", "last_type"):
+                if hasattr(sys, name):
+                    setattr(sys, name, None)
+            gc.collect()
         if self._original is not None:
             warnings._warn_unawaited_coroutine = self._original  # type: ignore[attr-defined]
         sys.set_coroutine_origin_tracking_depth(self._depth)
 
     def _finalized(self, coro: Any) -> None:
+        if self._excused and id(coro) in self._excused:
+            self._excused.discard(id(coro))
+            return
         recorder = self._recorder
         if recorder.who is not None and recorder.wants(Guard.NEVER_AWAITED):
             recorder.add(Guard.NEVER_AWAITED, describe(coro))
+        elif recorder.who is None and recorder.session_policy.enabled(Guard.NEVER_AWAITED):
+            self.late.append(describe(coro))
         else:
             self._python_warning(coro)
 

@@ -69,6 +69,8 @@ class ExceptionHandler:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Record the error against the running test phase (else asyncio's default)."""
+        if isinstance(context.get("exception"), (KeyboardInterrupt, SystemExit)):
+            return  # it already stopped the loop and reached pytest: not lost
         recorder = self._recorder
         if recorder.who is not None and recorder.wants(Guard.TASK_ERRORS):
             recorder.add(Guard.TASK_ERRORS, describe_crash(context))
