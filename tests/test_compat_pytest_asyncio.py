@@ -831,9 +831,15 @@ def test_default_test_loop_scope_pins_every_test(
     ],
 )
 def test_asyncio_debug_runs_loops_in_debug_mode(
-    pytester: pytest.Pytester, run: Run, how: str | None, value: str | None, debug: str
+    pytester: pytest.Pytester,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str | None,
+    value: str | None,
+    debug: str,
 ) -> None:
     """asyncio_debug / --asyncio-debug turn on debug mode for the loops of tests and fixtures."""
+    monkeypatch.delenv("PYTHONASYNCIODEBUG", raising=False)  # asyncio's own switch
     pytester.makepyfile(rec=REC)
     args: list[str] = []
     if how in ("ini", "pyproject"):
