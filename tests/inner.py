@@ -8,6 +8,10 @@ each test ran on, in which order fixtures set up and tore down.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 #: Module `rec`: `note(*words)` appends a line to log.txt; `loop_id()`, `ident(obj)`,
@@ -84,3 +88,18 @@ def partition(loops: dict[str, str]) -> set[frozenset[str]]:
 def groups(*names: str) -> set[frozenset[str]]:
     """Spell an expected partition: each argument is one group of space-separated names."""
     return {frozenset(group.split()) for group in names}
+
+
+def pip_install(target: Path, *requirements: str) -> Path:
+    """Install `requirements` into the directory `target` (for an inner run's PYTHONPATH).
+
+    Other plugins are installed beside the suite, not into its environment, so they
+    reach only the inner runs that ask for them.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--target", str(target), *requirements],
+        check=True,
+        timeout=600,
+    )  # fmt: skip
+    return target

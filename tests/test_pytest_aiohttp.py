@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from inner import pip_install
+
 TEST_FILE = """
 import pytest
 import pytest_asyncio
@@ -47,16 +49,12 @@ def test_the_real_pytest_asyncio_is_installed():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding pytest-aiohttp, aiohttp and the real pytest-asyncio."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--target", str(target), "pytest-aiohttp>=1.1", "pytest-asyncio>=1.5",
-         "--no-deps", "aiohttp", "aiohappyeyeballs", "aiosignal", "attrs", "frozenlist",
-         "multidict", "propcache", "yarl", "idna"],
-        check=True,
-        timeout=600,
+    return pip_install(
+        tmp_path_factory.mktemp("site"),
+        "pytest-aiohttp>=1.1", "pytest-asyncio>=1.5",
+        "--no-deps", "aiohttp", "aiohappyeyeballs", "aiosignal", "attrs", "frozenlist",
+        "multidict", "propcache", "yarl", "idna",
     )  # fmt: skip
-    return target
 
 
 def run_pytest(site: Path, project: Path, ini: str) -> subprocess.CompletedProcess[str]:

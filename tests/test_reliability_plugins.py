@@ -11,14 +11,12 @@ the inner runs (as test_pytest_aiohttp.py does), so the project's environment st
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from inner import LOG_HELPER, events
+from inner import LOG_HELPER, events, pip_install
 
 Run = Callable[..., pytest.RunResult]
 
@@ -28,15 +26,11 @@ LIMIT = 60
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding pytest-cov (and coverage), pytest-randomly and pytest-timeout."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "--target", str(target), "pytest-cov>=5", "coverage>=7.5",
-         "pytest-randomly>=3.15", "pytest-timeout>=2.3"],
-        check=True,
-        timeout=600,
+    return pip_install(
+        tmp_path_factory.mktemp("site"),
+        "--no-deps", "pytest-cov>=5", "coverage>=7.5", "pytest-randomly>=3.15",
+        "pytest-timeout>=2.3",
     )  # fmt: skip
-    return target
 
 
 @pytest.fixture

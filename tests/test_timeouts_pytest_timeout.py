@@ -7,12 +7,12 @@ does), so the project's own environment stays without it.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from inner import pip_install
 
 Run = Callable[..., pytest.RunResult]
 
@@ -22,14 +22,7 @@ LIMIT = 60
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding pytest-timeout."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "--target", str(target), "pytest-timeout>=2.3"],
-        check=True,
-        timeout=600,
-    )  # fmt: skip
-    return target
+    return pip_install(tmp_path_factory.mktemp("site"), "--no-deps", "pytest-timeout>=2.3")
 
 
 @pytest.fixture

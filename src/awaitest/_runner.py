@@ -64,6 +64,21 @@ else:  # pragma: no cover - create_task() takes no context before 3.11
         return context.run(loop.create_task, coro)
 
 
+def cancel_and_wait(
+    loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]], timeout: float = _UNWIND_GRACE
+) -> None:
+    """Cancel `tasks` and run the loop until they end, or for `timeout` seconds at most.
+
+    What they raise on the way out is retrieved: awaitest reports it elsewhere if it matters.
+    """
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(tasks, timeout=timeout))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()
+
+
 class LoopRunner:
     """One event loop and everything awaitest runs on it.
 
@@ -276,12 +291,7 @@ class LoopRunner:
                 task.cancel()  # once more, but not waited for again
                 pending.remove(task)
             if pending:
-                for task in pending:
-                    task.cancel()
-                loop.run_until_complete(asyncio.wait(pending, timeout=_UNWIND_GRACE))
-                for task in pending:
-                    if task.done() and not task.cancelled():
-                        task.exception()  # retrieved: reported elsewhere if it matters
+                cancel_and_wait(loop, pending)
             if getattr(loop, "_ready", True):
                 # Callbacks still queued (a transport's connection_lost after close()) run
                 # now: a socket closed only by the garbage collector warns in another test.

@@ -200,10 +200,15 @@ def task_created_at(task: asyncio.Task[Any]) -> Site | None:
     site = coroutine_origin(task.get_coro())
     if site is not None:
         return site
-    source = getattr(task, "_source_traceback", None)
-    if source:
-        return first_user_site(Site(f.filename, f.lineno or 0, f.name) for f in reversed(source))
-    return None
+    return debug_created_at(task)
+
+
+def debug_created_at(obj: object) -> Site | None:
+    """Where asyncio's debug mode recorded `obj` (a task, future, transport) being created."""
+    source = getattr(obj, "_source_traceback", None)
+    if not source:
+        return None
+    return first_user_site(Site(f.filename, f.lineno or 0, f.name) for f in reversed(source))
 
 
 def describe_task(task: asyncio.Task[Any]) -> str:

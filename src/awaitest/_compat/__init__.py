@@ -11,6 +11,7 @@ The names pytest-asyncio gave users live next door, in `pytest_asyncio`.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,28 @@ def add_finalizer(node: Any, finalizer: Callable[[], object]) -> None:
     """
     stack = node.session._setupstate.stack
     (node if node in stack else node.session).addfinalizer(finalizer)
+
+
+def installed(distribution: str) -> bool:
+    """Whether a distribution (e.g. "pytest-timeout") is installed."""
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def plugin_expected(
+    pluginmanager: pytest.PytestPluginManager, plugin: str, distribution: str
+) -> bool:
+    """Whether another plugin is, or is about to be, active in this run.
+
+    Called from `pytest_addoption`, when setuptools plugins may not all be
+    registered yet: installed and not blocked with `-p no:<plugin>` counts.
+    """
+    if pluginmanager.is_blocked(plugin):
+        return False
+    return pluginmanager.has_plugin(plugin) or installed(distribution)
 
 
 def after_item_teardown(item: pytest.Item, fn: Callable[[], object]) -> None:

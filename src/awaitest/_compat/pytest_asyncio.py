@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.metadata
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +19,7 @@ from typing import Any, Final
 
 import pytest
 
-from .. import _scope
+from .. import _compat, _scope
 from .._errors import ConfigError
 
 #: pytest-asyncio's plugin name, as `-p no:asyncio` spells it.
@@ -45,18 +44,12 @@ BOTH_ACTIVE: Final = (
 
 
 def _real_installed() -> bool:
-    try:
-        importlib.metadata.distribution("pytest-asyncio")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return _compat.installed("pytest-asyncio")
 
 
 def real_plugin_expected(pluginmanager: pytest.PytestPluginManager) -> bool:
     """Whether the real pytest-asyncio plugin is, or is about to be, active in this run."""
-    if pluginmanager.is_blocked(PLUGIN_NAME):
-        return False
-    return pluginmanager.has_plugin(PLUGIN_NAME) or _real_installed()
+    return _compat.plugin_expected(pluginmanager, PLUGIN_NAME, "pytest-asyncio")
 
 
 def install_shim() -> None:

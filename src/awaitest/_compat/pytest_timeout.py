@@ -10,12 +10,12 @@ every test.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any, Final
 
 import pytest
 
+from .. import _compat
 from .._config import parse_seconds
 from .._errors import ConfigError
 
@@ -30,16 +30,7 @@ _MARKER_DOC: Final = (
 
 def expected(pluginmanager: pytest.PytestPluginManager) -> bool:
     """Whether pytest-timeout is, or is about to be, active in this run."""
-    if pluginmanager.is_blocked(PLUGIN_NAME):
-        return False
-    return pluginmanager.has_plugin(PLUGIN_NAME) or _installed()
-
-
-def _installed() -> bool:
-    try:
-        return importlib.util.find_spec("pytest_timeout") is not None
-    except (ImportError, ValueError):
-        return False
+    return _compat.plugin_expected(pluginmanager, PLUGIN_NAME, "pytest-timeout")
 
 
 def add_options(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

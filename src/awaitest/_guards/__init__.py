@@ -15,6 +15,7 @@ import gc
 import weakref
 from typing import Any
 
+from .._runner import cancel_and_wait
 from .._watchdog import Watchdog
 from . import resources
 from .blocking import BlockingWatch, BusyProbe, attach
@@ -25,8 +26,6 @@ from .tasks import ExceptionHandler, describe_leak, pending_tasks
 
 __all__ = ["Finding", "Guard", "GuardPolicy", "Guards", "Level", "Snapshot", "summary"]
 
-#: How long cancelled leftover tasks get to finish.
-_CANCEL_GRACE = 1.0
 #: Loop iterations a test's tasks get to finish on their own before they count as leaked.
 _SETTLE_ITERATIONS = 4
 
@@ -168,7 +167,7 @@ class Guards:
             if leaked:
                 leaked.sort(key=lambda t: t.get_name())
                 recorder.add(Guard.LEAKED_TASKS, describe_leak(leaked))
-                self._cancel(loop, leaked)
+                cancel_and_wait(loop, leaked)
         if recorder.wants(Guard.UNCLOSED) and not shared:
             left = resources.open_resources(loop) - before.resources
             if left:
@@ -179,12 +178,3 @@ class Guards:
                 recorder.add(Guard.UNCLOSED, resources.describe_unclosed(left))
                 resources.close(left)
                 loop.run_until_complete(asyncio.sleep(0))  # aborted transports close their sockets
-
-    @staticmethod
-    def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
-        for task in tasks:
-            task.cancel()
-        loop.run_until_complete(asyncio.wait(tasks, timeout=_CANCEL_GRACE))
-        for task in tasks:  # what they raised on the way out is reported above
-            if task.done() and not task.cancelled():
-                task.exception()

@@ -41,11 +41,8 @@ def _describe(resource: Any) -> str:
             resource.ag_code.co_name,
         )
         return f"async generator {resource.__qualname__!r}, suspended at {site}"
-    source = getattr(resource, "_source_traceback", None)
-    if source:
-        created = _stacks.first_user_site(
-            _stacks.Site(f.filename, f.lineno or 0, f.name) for f in reversed(source)
-        )
+    created = _stacks.debug_created_at(resource)
+    if created is not None:
         return f"{resource!r}, created at {created}"
     return repr(resource)
 
