@@ -171,13 +171,13 @@ def test_uvloop_factory_without_uvloop_is_a_usage_error(
         pytest.param(
             "@pytest.mark.awaitest(bogus=1, loop_scope='module')",
             "test_marker.py::test_it: @pytest.mark.awaitest got unknown argument(s) bogus; "
-            "allowed: loop_scope, loop_factory, guards, timeout, virtual_time.",
+            "allowed: loop_scope, loop_factory, guards, timeout, virtual_time, concurrent.",
             id="unknown-argument",
         ),
         pytest.param(
             "@pytest.mark.awaitest(zeta=1, alpha=2)",
             "test_marker.py::test_it: @pytest.mark.awaitest got unknown argument(s) alpha, "
-            "zeta; allowed: loop_scope, loop_factory, guards, timeout, virtual_time.",
+            "zeta; allowed: loop_scope, loop_factory, guards, timeout, virtual_time, concurrent.",
             id="unknown-arguments-sorted",
         ),
         pytest.param(
@@ -473,7 +473,7 @@ def test_marker_options_parse() -> None:
             (),
             {"scope": "module"},
             "w: @pytest.mark.awaitest got unknown argument(s) scope; allowed: loop_scope, "
-            "loop_factory, guards, timeout, virtual_time.",
+            "loop_factory, guards, timeout, virtual_time, concurrent.",
         ),
         (
             (),

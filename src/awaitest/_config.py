@@ -29,6 +29,9 @@ class Mode(str, enum.Enum):
     """Only tests marked `awaitest` and fixtures made with `awaitest.fixture`."""
 
 
+#: How many opted-in tests run at once unless `awaitest_max_concurrency` says otherwise.
+DEFAULT_MAX_CONCURRENCY: Final = 100
+
 #: The value of `awaitest_default_loop_scope` that lets awaitest choose.
 AUTO_SCOPE: Final = "auto"
 
@@ -64,6 +67,11 @@ class Settings:
         timeout: The default timeout of every test, in seconds, or None.
         timeout_source: Where `timeout` was set, for messages.
         virtual_time: Run async tests on virtual time (`awaitest_virtual_time`).
+        concurrent: Run async tests concurrently (`awaitest_concurrent`).
+        max_concurrency: How many concurrent tests run at once
+            (`awaitest_max_concurrency`).
+        unsafe_fixtures: Fixtures a project declared unsafe to share between
+            concurrently running tests (`awaitest_unsafe_fixtures`).
     """
 
     mode: Mode = Mode.AUTO
@@ -77,6 +85,9 @@ class Settings:
     timeout: float | None = None
     timeout_source: str = ""
     virtual_time: bool = False
+    concurrent: bool = False
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    unsafe_fixtures: tuple[str, ...] = ()
 
     @classmethod
     def parse(
@@ -89,6 +100,9 @@ class Settings:
         blocking_threshold: str | None = None,
         timeout: tuple[str, str] | None = None,
         virtual_time: bool = False,
+        concurrent: bool = False,
+        max_concurrency: str | None = None,
+        unsafe_fixtures: Sequence[str] = (),
     ) -> Settings:
         """Validate raw setting values.
 
@@ -100,6 +114,9 @@ class Settings:
             blocking_threshold: `awaitest_blocking_threshold`, or None.
             timeout: The timeout and where it was set (e.g. "--timeout"), or None.
             virtual_time: `awaitest_virtual_time`.
+            concurrent: `awaitest_concurrent`.
+            max_concurrency: `awaitest_max_concurrency`, or None.
+            unsafe_fixtures: `awaitest_unsafe_fixtures` entries.
 
         Returns:
             The settings.
@@ -141,7 +158,26 @@ class Settings:
             timeout=seconds,
             timeout_source=source,
             virtual_time=virtual_time,
+            concurrent=concurrent,
+            max_concurrency=_parse_max_concurrency(max_concurrency),
+            unsafe_fixtures=tuple(unsafe_fixtures),
         )
+
+
+def _parse_max_concurrency(value: str | None) -> int:
+    if value is None or not str(value).strip():
+        return DEFAULT_MAX_CONCURRENCY
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number < 1:
+        msg = (
+            f"awaitest_max_concurrency: invalid value {value!r}; expected a whole number of "
+            f"tests, 1 or more (default {DEFAULT_MAX_CONCURRENCY}; set it in the ini file)."
+        )
+        raise ConfigError(msg)
+    return number
 
 
 def parse_bool(value: object, where: str) -> bool:
@@ -180,7 +216,14 @@ def parse_seconds(value: object, where: str) -> float:
 
 
 #: Marker arguments this version understands, and the ones later features add.
-MARKER_KEYS: Final = ("loop_scope", "loop_factory", "guards", "timeout", "virtual_time")
+MARKER_KEYS: Final = (
+    "loop_scope",
+    "loop_factory",
+    "guards",
+    "timeout",
+    "virtual_time",
+    "concurrent",
+)
 #: Keys only the `asyncio` marker sets (translated by `_compat.pytest_asyncio`).
 _INTERNAL_KEYS: Final = ("factory_names",)
 
@@ -200,6 +243,8 @@ class MarkerOptions:
         timeout: The test's timeout in seconds (0: none), or None.
         virtual_time: Whether the test runs on virtual time, or None (the
             session's `awaitest_virtual_time`).
+        concurrent: Whether the test may run concurrently with others, or None
+            (the session's `awaitest_concurrent`).
     """
 
     marked: bool = False
@@ -209,6 +254,7 @@ class MarkerOptions:
     guards: object = None
     timeout: float | None = None
     virtual_time: bool | None = None
+    concurrent: bool | None = None
 
     def policy(self, session: GuardPolicy) -> GuardPolicy:
         """Return the guard policy for the test: the session's, changed by the marker."""
@@ -223,6 +269,7 @@ class MarkerOptions:
             self.loop_scope is not None
             or self.loop_factories is not None
             or self.virtual_time is not None
+            or self.concurrent is not None
         )
 
     @classmethod
@@ -281,6 +328,19 @@ class MarkerOptions:
                 "or False."
             )
             raise ConfigError(msg)
+        concurrent = kwargs.get("concurrent")
+        if concurrent is not None and not isinstance(concurrent, bool):
+            msg = (
+                f"{where}: @pytest.mark.awaitest(concurrent={concurrent!r}) must be True or False."
+            )
+            raise ConfigError(msg)
+        if concurrent and loop_scope == "function":
+            msg = (
+                f"{where}: @pytest.mark.awaitest(concurrent=True, loop_scope='function') "
+                "contradicts itself: concurrent tests run together on the loop of their module "
+                "or class. Remove loop_scope, or concurrent."
+            )
+            raise ConfigError(msg)
         return cls(
             marked=True,
             loop_scope=loop_scope,
@@ -291,4 +351,5 @@ class MarkerOptions:
             if timeout is None
             else parse_seconds(timeout, f"{where}: @pytest.mark.awaitest(timeout=...)"),
             virtual_time=virtual_time,
+            concurrent=concurrent,
         )

@@ -56,6 +56,8 @@ class ItemPlan:
         policy: The project's `event_loop_policy` fixture definition the test
             uses (pytest-asyncio's deprecated way to choose loops), or None.
         options: The test's marker options (empty if they were in error).
+        concurrent: The test opted in to running concurrently (so it shares its
+            parent's loop); whether it does is decided when it runs.
     """
 
     kind: Kind
@@ -67,6 +69,7 @@ class ItemPlan:
     sync_marked: bool = False
     policy: Any = None
     options: MarkerOptions = dataclasses.field(default_factory=MarkerOptions)
+    concurrent: bool = False
 
 
 _PLAN_KEY: Final = pytest.StashKey[ItemPlan]()
@@ -233,13 +236,29 @@ class Planner:
         loop_scope = (
             options.loop_scope or settings.default_loop_scope or settings.compat_test_loop_scope
         )
+        concurrent = (
+            claimed
+            and kind is Kind.COROUTINE
+            and options.loop_scope != "function"
+            and (settings.concurrent if options.concurrent is None else options.concurrent)
+        )
+        if concurrent and loop_scope in (None, "function"):
+            loop_scope = "class" if isinstance(item.parent, pytest.Class) else "module"
         pin = None if loop_scope is None else _compat.fixture_scope_node(item, loop_scope, None)
         callspec = getattr(item, "callspec", None)
         factory = callspec.params.get(FACTORY_PARAM) if callspec is not None else None
         if not isinstance(factory, LoopFactory):
             factory = (options.loop_factories or self.settings.loop_factories)[0]
         plan = ItemPlan(
-            kind, claimed, foreign, pin or item, factory, error, sync_marked, options=options
+            kind,
+            claimed,
+            foreign,
+            pin or item,
+            factory,
+            error,
+            sync_marked,
+            options=options,
+            concurrent=concurrent,
         )
         info = getattr(item, "_fixtureinfo", None)
         policy_defs = info.name2fixturedefs.get(_pytest_asyncio.POLICY_FIXTURE) if info else None

@@ -28,10 +28,12 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._concurrent.fibers import FIBER
 from ._errors import FixtureCrashedError, FixtureError
 from ._loops import LoopFactory
 
 if TYPE_CHECKING:
+    from ._concurrent.fibers import Scheduler
     from ._guards import Guards, Snapshot
     from ._timeouts import Timeouts
 
@@ -107,7 +109,10 @@ class LoopRunner:
             loop.set_debug(True)
         if guards is not None:
             guards.attach(loop)
-        self._test_task: asyncio.Task[Any] | None = None
+        #: Set while tests run concurrently on this loop: fibers wait through it.
+        self.driver: Scheduler | None = None
+        #: The running test's task, per concurrent test (key None: tests run one by one).
+        self._test_tasks: dict[object, asyncio.Task[Any]] = {}
         self._abandoned: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._crashed: list[FixtureLifetime] = []
 
@@ -143,9 +148,9 @@ class LoopRunner:
         previous = guards.enter(loop) if guards is not None else None
         try:
             if timeouts is None:
-                return loop.run_until_complete(awaitable)
+                return self._drive(awaitable)
             with timeouts.driving(loop, task, what, root):
-                return loop.run_until_complete(awaitable)
+                return self._drive(awaitable)
         except BaseException:
             if not task.done():
                 # Interrupted inside the loop (KeyboardInterrupt, SystemExit, a timeout):
@@ -160,6 +165,13 @@ class LoopRunner:
         finally:
             if guards is not None:
                 guards.leave(loop, previous)
+
+    def _drive(self, awaitable: asyncio.Future[T]) -> T:
+        """Run the loop until `awaitable` is done, or, in a concurrent test, wait for it."""
+        driver = self.driver
+        if driver is not None and driver.in_fiber() is not None:
+            return driver.block_on(awaitable)
+        return self.loop.run_until_complete(awaitable)
 
     def run(
         self,
@@ -224,13 +236,15 @@ class LoopRunner:
         __tracebackhide__ = True
         self.check_can_run("the test")
         task = _spawn(self.loop, coro, context)
+        key = FIBER.get()
         crashed_before = len(self._crashed)
-        self._test_task = task
+        self._test_tasks[key] = task
         try:
             self._wait(task, task, "test")
         except BaseException as exc:
-            if len(self._crashed) > crashed_before:
-                raise self._crashed[crashed_before].crash_error(_DURING_TEST) from None
+            crashed = self._crashed_since(crashed_before, key)
+            if crashed is not None:
+                raise crashed.crash_error(_DURING_TEST) from None
             if isinstance(exc, RuntimeError) and str(exc) == _STOPPED:
                 msg = (
                     "the test stopped the event loop (loop.stop()) before it finished, so it "
@@ -240,9 +254,17 @@ class LoopRunner:
                 raise FixtureError(msg) from None
             raise
         finally:
-            self._test_task = None
-        if len(self._crashed) > crashed_before:
-            raise self._crashed[crashed_before].crash_error(_DURING_TEST)
+            del self._test_tasks[key]
+        crashed = self._crashed_since(crashed_before, key)
+        if crashed is not None:
+            raise crashed.crash_error(_DURING_TEST)
+
+    def _crashed_since(self, before: int, key: object) -> FixtureLifetime | None:
+        """The first fixture of test `key` whose task died since `before` crashes were seen."""
+        for lifetime in self._crashed[before:]:
+            if lifetime.key is key:
+                return lifetime
+        return None
 
     def start_fixture(
         self,
@@ -277,8 +299,9 @@ class LoopRunner:
 
     def _fixture_crashed(self, lifetime: FixtureLifetime) -> None:
         self._crashed.append(lifetime)
-        if self._test_task is not None and not self._test_task.done():
-            self._test_task.cancel(f"fixture {lifetime.name!r} failed")
+        test = self._test_tasks.get(lifetime.key)
+        if test is not None and not test.done():
+            test.cancel(f"fixture {lifetime.name!r} failed")
 
     def close(self) -> None:
         """Cancel leftover tasks, finish async generators and the executor, close the loop."""
@@ -317,6 +340,8 @@ class FixtureLifetime:
     def __init__(self, runner: LoopRunner, agen: AsyncGenerator[Any, None], name: str) -> None:
         self.runner = runner
         self.name = name
+        #: The concurrent test it was set up for (None: tests run one by one).
+        self.key: object = FIBER.get()
         self.value: Any = None
         self.context: contextvars.Context | None = None
         self._agen = agen

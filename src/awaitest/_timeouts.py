@@ -53,6 +53,7 @@ class _Phase:
         self.generation = 0
         self.answered = False
         self.report: str | None = None  # set when the deadline passed
+        self.live = True  # the phase has not ended
 
 
 class Timeouts:
@@ -60,7 +61,9 @@ class Timeouts:
 
     def __init__(self, watchdog: Watchdog) -> None:
         self._watchdog = watchdog
+        #: The phase of the running test (each concurrent test has its own).
         self._phase: _Phase | None = None
+        self._live: set[_Phase] = set()
         self._main = threading.main_thread()
         self._can_signal = hasattr(signal, "pthread_kill") and hasattr(signal, "SIGALRM")
         self._previous_handler: Any = None
@@ -85,6 +88,7 @@ class Timeouts:
             return
         phase = _Phase(who, seconds, source, what)
         self._phase = phase
+        self._live.add(phase)
         in_main = threading.current_thread() is self._main
         if in_main and self._can_signal:
             self._previous_handler = signal.signal(signal.SIGALRM, self._on_signal)
@@ -96,6 +100,8 @@ class Timeouts:
         finally:
             if phase.job is not None:
                 phase.job.cancel()
+            phase.live = False
+            self._live.discard(phase)
             self._phase = None
             if in_main and self._can_signal:
                 signal.signal(signal.SIGALRM, self._previous_handler)
@@ -145,7 +151,7 @@ class Timeouts:
     # -- in the watchdog thread ---------------------------------------------------
 
     def _expired(self, phase: _Phase, generation: int) -> None:
-        if self._phase is not phase or phase.generation != generation or phase.report:
+        if not phase.live or phase.generation != generation or phase.report:
             return
         drive = phase.drive
         if drive is None:
@@ -159,7 +165,7 @@ class Timeouts:
         self._watchdog.call_later(GRACE, lambda: self._unanswered(phase, generation))
 
     def _unanswered(self, phase: _Phase, generation: int) -> None:
-        if self._phase is not phase or phase.generation != generation:
+        if not phase.live or phase.generation != generation:
             return
         if not phase.answered:
             self._interrupt(phase, phase.drive)
@@ -182,14 +188,13 @@ class Timeouts:
             signal.pthread_kill(self._main.ident, signal.SIGALRM)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        phase = self._phase
-        if phase is not None and phase.report is not None:
+        if any(phase.report is not None for phase in list(self._live)):
             raise _Stuck
 
     # -- in the loop ----------------------------------------------------------------
 
     def _cancel_in_loop(self, phase: _Phase, generation: int) -> None:
-        if self._phase is not phase or phase.generation != generation:
+        if not phase.live or phase.generation != generation:
             return
         phase.answered = True
         drive = phase.drive

@@ -8,7 +8,7 @@ the real pytest-asyncio is not active (which registers it itself).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import pytest
 
@@ -32,3 +32,26 @@ def pytest_asyncio_loop_factories(
     Returns:
         A non-empty mapping of names to zero-argument loop factories, or None.
     """
+
+
+class AwaitestHooks:
+    """awaitest's own hooks (always registered)."""
+
+    @staticmethod
+    @pytest.hookspec
+    def pytest_awaitest_unsafe_fixtures(config: pytest.Config) -> Iterable[str]:
+        """Return fixtures that make a concurrent test run alone.
+
+        A fixture is unsafe to share the loop with other running tests when
+        it changes process-wide state for its test (patching, capturing,
+        changing directory): a plugin providing one names it here. Every
+        implementation's names count, with the `awaitest_unsafe_fixtures` ini
+        key's and awaitest's own list (see docs/concurrency.md).
+
+        Args:
+            config: The pytest config.
+
+        Returns:
+            Fixture names.
+        """
+        raise NotImplementedError

@@ -26,6 +26,7 @@ from ._builtin_fixtures import unused_udp_port_factory as unused_udp_port_factor
 from ._builtin_fixtures import virtual_clock as virtual_clock
 from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
+from ._concurrent.group import Concurrency
 from ._compat import pytest_timeout as _pytest_timeout
 from ._config import MarkerOptions, Mode, Settings, parse_bool
 from ._errors import ConfigError, FixtureError, LoopMismatchError
@@ -67,7 +68,8 @@ def _fail(msg: str) -> NoReturn:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    """Offer pytest-asyncio's hook, unless the real pytest-asyncio does."""
+    """Offer awaitest's hooks, and pytest-asyncio's unless the real pytest-asyncio does."""
+    pluginmanager.add_hookspecs(hookspecs.AwaitestHooks)
     if not _pytest_asyncio.real_plugin_expected(pluginmanager):
         pluginmanager.add_hookspecs(hookspecs)
 
@@ -122,6 +124,22 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         default=None,
     )
     parser.addini(
+        "awaitest_concurrent",
+        "run async tests concurrently on one loop per module or class (opt-in)",
+        default=None,
+    )
+    parser.addini(
+        "awaitest_max_concurrency",
+        "how many concurrent tests run at once (default 100)",
+        default=None,
+    )
+    parser.addini(
+        "awaitest_unsafe_fixtures",
+        "fixtures that make a concurrent test run alone (they patch process-wide state)",
+        type="args",
+        default=[],
+    )
+    parser.addini(
         "awaitest_mode",
         "which async tests awaitest runs: auto (default) or strict",
         default=None,
@@ -155,6 +173,9 @@ def _settings(config: pytest.Config) -> Settings:
             virtual_time=parse_bool(
                 config.getini("awaitest_virtual_time"), "awaitest_virtual_time"
             ),
+            concurrent=parse_bool(config.getini("awaitest_concurrent"), "awaitest_concurrent"),
+            max_concurrency=config.getini("awaitest_max_concurrency"),
+            unsafe_fixtures=config.getini("awaitest_unsafe_fixtures"),
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -204,6 +225,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(
         Supervision(state, state.guards, state.timeouts, config), "awaitest-supervision"
     )
+    config.pluginmanager.register(Concurrency(state, config), "awaitest-concurrency")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -56,7 +56,16 @@ def resolve_fixture_function(
     fixturedef: FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Callable[..., Any]:
     """Return the fixture's function, bound to the test instance as pytest would."""
-    return _fixtures.resolve_fixture_function(fixturedef, request)
+    replaced = _REPLACED.get(fixturedef)
+    if replaced is None:
+        return _fixtures.resolve_fixture_function(fixturedef, request)
+    # A concurrent test's stand-in is in place: resolve the fixture's own function.
+    current = fixturedef.func
+    fixturedef.func = replaced[0]  # type: ignore[misc]
+    try:
+        return _fixtures.resolve_fixture_function(fixturedef, request)
+    finally:
+        fixturedef.func = current  # type: ignore[misc]
 
 
 @contextlib.contextmanager
@@ -64,12 +73,22 @@ def fixture_function_replaced(
     fixturedef: FixtureDef[Any], func: Callable[..., Any]
 ) -> Iterator[None]:
     """Make pytest call `func` instead of the fixture's function, for one setup."""
-    original = fixturedef.func
+    # Concurrent tests may set up the same fixture definition at once: the first
+    # replacement remembers the original, the last one out puts it back.
+    original, count = _REPLACED.get(fixturedef, (fixturedef.func, 0))
+    _REPLACED[fixturedef] = (original, count + 1)
     fixturedef.func = func  # type: ignore[misc]  # Final in pytest's annotations
     try:
         yield
     finally:
-        fixturedef.func = original  # type: ignore[misc]
+        original, count = _REPLACED.pop(fixturedef)
+        if count > 1:
+            _REPLACED[fixturedef] = (original, count - 1)
+        else:
+            fixturedef.func = original  # type: ignore[misc]
+
+
+_REPLACED: dict[FixtureDef[Any], tuple[Callable[..., Any], int]] = {}
 
 
 def add_finalizer(node: Any, finalizer: Callable[[], object]) -> None:

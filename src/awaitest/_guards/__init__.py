@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from .._runner import cancel_and_wait
@@ -59,6 +60,8 @@ class Guards:
         self._wide: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = (
             weakref.WeakKeyDictionary()
         )
+        #: While tests run concurrently: whether a task is the current test's to answer for.
+        self.task_filter: Callable[[asyncio.Task[Any]], bool] | None = None
         self._started = False
 
     def start(self) -> None:
@@ -141,8 +144,13 @@ class Guards:
         iterations to do so: only tasks still pending after them are leaks.
         """
         leaked: list[asyncio.Task[Any]] = []
+        mine = self.task_filter
         for _ in range(_SETTLE_ITERATIONS):
-            leaked = [t for t in pending_tasks(loop) - before.tasks if t not in wide]
+            leaked = [
+                t
+                for t in pending_tasks(loop) - before.tasks
+                if t not in wide and (mine is None or mine(t))
+            ]
             if not leaked:
                 break
             loop.run_until_complete(asyncio.sleep(0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 
 from .policy import Guard, GuardPolicy, Level
 
@@ -29,40 +30,75 @@ class Finding:
     message: str
 
 
+class PhaseRecord:
+    """The findings of one phase: whose, under which policy, and what was found."""
+
+    __slots__ = ("found", "policy", "who")
+
+    def __init__(self, who: str | None, policy: GuardPolicy, found: list[Finding]) -> None:
+        self.who = who
+        self.policy = policy
+        self.found = found
+
+
 class Recorder:
-    """Collects findings for the phase that is running, if any."""
+    """Collects findings for the phase that is running, if any.
+
+    One phase runs at a time, except when tests run concurrently: then each
+    has its own `record` (swapped in while its pytest protocol runs) and
+    `route` finds the record of the test whose task is running right now.
+    """
 
     def __init__(self, policy: GuardPolicy) -> None:
         self.session_policy = policy
-        #: The policy of the test whose phase is running (the session's between tests).
-        self.policy = policy
-        #: The test (node id) whose phase is running, or None between tests.
-        self.who: str | None = None
-        self._found: list[Finding] = []
+        #: The running phase (who=None between tests).
+        self.record = PhaseRecord(None, policy, [])
+        #: Finds the record of the concurrent test running now, if any (set while they run).
+        self.route: Callable[[], PhaseRecord | None] | None = None
         self._lock = threading.Lock()  # the watchdog thread reports too
+
+    def current(self) -> PhaseRecord:
+        """The record findings made now go to."""
+        route = self.route
+        if route is not None:
+            record = route()
+            if record is not None:
+                return record
+        return self.record
+
+    @property
+    def who(self) -> str | None:
+        """The test (node id) whose phase is running, or None between tests."""
+        return self.current().who
+
+    @property
+    def policy(self) -> GuardPolicy:
+        """The policy of the test whose phase is running (the session's between tests)."""
+        return self.current().policy
 
     def begin(self, who: str, policy: GuardPolicy) -> None:
         """Start collecting for a phase of `who`, under its policy."""
-        self.who = who
-        self.policy = policy
+        self.record = PhaseRecord(who, policy, self.record.found)
 
     def wants(self, guard: Guard) -> bool:
         """Whether the guard is on for the phase running now."""
-        return self.policy.enabled(guard)
+        return self.current().policy.enabled(guard)
 
     def add(self, guard: Guard, message: str) -> None:
         """Record a finding, if the guard is on for the phase running now."""
-        if self.policy.enabled(guard):
+        record = self.current()
+        if record.policy.enabled(guard):
             with self._lock:
-                self._found.append(Finding(guard, message))
+                record.found.append(Finding(guard, message))
 
     def end(self) -> tuple[list[Finding], list[Finding]]:
         """Stop collecting; return the phase's findings as (errors, warnings)."""
+        record = self.record
         with self._lock:
-            found, self._found = self._found, []
-        policy = self.policy
-        self.who = None
-        self.policy = self.session_policy
+            found = list(record.found)
+            record.found.clear()
+        self.record = PhaseRecord(None, self.session_policy, [])
+        policy = record.policy
         errors = [f for f in found if policy.level(f.guard) is Level.ERROR]
         warns = [f for f in found if policy.level(f.guard) is Level.WARN]
         return errors, warns

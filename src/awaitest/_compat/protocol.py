@@ -1,0 +1,189 @@
+"""pytest's run-test protocol, in pieces, for tests that run concurrently.
+
+pytest runs one test at a time: one setup stack (`SetupState`) holds the
+nodes set up so far, and `runtestprotocol` logs each phase's report as it
+happens. Concurrent tests each get a view of the stack that shares the
+parents' finalizer lists, run the protocol without logging, and have their
+reports logged later, in collection order. These are pytest internals
+(`_pytest.runner`), kept here so a pytest upgrade breaks one module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from _pytest.fixtures import FixtureDef
+from _pytest.outcomes import TEST_OUTCOME
+from _pytest.runner import SetupState, call_and_report
+
+
+__all__ = [
+    "fixture_setups_guarded",
+    "function_fixture_state",
+    "log_reports",
+    "own_stack",
+    "run_protocol",
+    "setup_parents",
+    "sync_stack",
+    "teardown_own_node",
+    "wide_params",
+]
+
+
+def setup_parents(item: pytest.Item) -> None:
+    """Set up the item's parent nodes on the session's stack, as its setup would.
+
+    A parent whose setup fails keeps the error; every test under it reports
+    that error at its own setup, as pytest does.
+    """
+    state = item.session._setupstate
+    chain = item.listchain()[:-1]
+    for col in list(state.stack):
+        if col not in chain:
+            msg = f"awaitest: {col!r} is still set up, but {item.nodeid} does not need it"
+            raise AssertionError(msg)
+    for col in chain[len(state.stack) :]:
+        state.stack[col] = ([col.teardown], None)
+        try:
+            col.setup()
+        except TEST_OUTCOME as exc:
+            state.stack[col] = (state.stack[col][0], (exc, exc.__traceback__))
+            return
+
+
+def own_stack(session: pytest.Session) -> SetupState:
+    """A setup stack for one concurrent test: the session's parents, then the test.
+
+    The parents' finalizer lists are shared, so a wider fixture set up by any
+    of the tests is torn down once, with its node.
+    """
+    state = SetupState()
+    state.stack = dict(session._setupstate.stack)
+    return state
+
+
+def sync_stack(session: pytest.Session, last: SetupState) -> None:
+    """After the last test of a group tore its parents down: forget them in the session's."""
+    shared = session._setupstate
+    for col in list(shared.stack):
+        if col not in last.stack:
+            del shared.stack[col]
+
+
+def run_protocol(
+    item: pytest.Item,
+    nextitem: pytest.Item | None,
+    *,
+    before_teardown: Callable[[], object],
+    last: bool,
+) -> list[pytest.TestReport]:
+    """`runtestprotocol` without logging: return the reports for the caller to log.
+
+    `before_teardown` runs between the call and the teardown (the last test of
+    a group waits there for the others). Only the `last` test tears down
+    everything when the session is about to stop.
+    """
+    hasrequest = hasattr(item, "_request")
+    if hasrequest and not item._request:  # type: ignore[attr-defined]
+        item._initrequest()  # type: ignore[attr-defined]
+    try:
+        reports = [call_and_report(item, "setup", log=False)]
+        if reports[0].passed and not item.config.getoption("setuponly", False):
+            reports.append(call_and_report(item, "call", log=False))
+        before_teardown()
+        if last and (item.session.shouldfail or item.session.shouldstop):
+            nextitem = None
+        reports.append(call_and_report(item, "teardown", log=False, nextitem=nextitem))
+    finally:
+        if hasrequest:
+            item._request = False  # type: ignore[attr-defined]
+            item.funcargs = None  # type: ignore[attr-defined]
+    return reports
+
+
+def teardown_own_node(item: pytest.Item) -> None:
+    """Tear down the test's own node only (after an interrupt), keeping its parents."""
+    state = item.session._setupstate
+    if item not in state.stack:
+        return
+    _node, (finalizers, _exc) = state.stack.popitem()
+    while finalizers:
+        fin = finalizers.pop()
+        try:
+            fin()
+        except Exception:  # noqa: BLE001 - interrupted anyway: the interrupt is what counts
+            pass
+
+
+def log_reports(item: pytest.Item, reports: list[pytest.TestReport]) -> None:
+    """Log a test's reports as pytest's own protocol would have, as they happened."""
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for report in reports:
+        ihook.pytest_runtest_logreport(report=report)
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+
+
+def wide_params(item: pytest.Item) -> dict[str, Any]:
+    """The item's parameters of fixtures wider than function scope (name -> param index)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return {}
+    scopes: dict[str, Any] = getattr(callspec, "_arg2scope", {})
+    return {
+        name: callspec.indices.get(name)
+        for name, scope in scopes.items()
+        if getattr(scope, "value", scope) != "function"
+    }
+
+
+#: Called before a fixture is set up; returns what to call once it is (or None).
+Guard = Callable[[FixtureDef[Any]], "Callable[[], None] | None"]
+
+
+@contextlib.contextmanager
+def fixture_setups_guarded(guard: Guard) -> Iterator[None]:
+    """Let `guard` see every fixture before pytest looks at its cache, while active.
+
+    Two concurrent tests may need the same wider fixture at once: the second
+    must wait until the first has set it up, then find it in pytest's cache.
+    Waiting in `pytest_fixture_setup` is too late: pytest has already begun
+    the setup then.
+    """
+    original = FixtureDef.execute
+
+    def execute(self: FixtureDef[Any], request: Any) -> Any:
+        done = guard(self)
+        try:
+            return original(self, request)
+        finally:
+            if done is not None:
+                done()
+
+    FixtureDef.execute = execute  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        FixtureDef.execute = original  # type: ignore[method-assign]
+
+
+def function_fixture_state(item: pytest.Item) -> Iterator[tuple[FixtureDef[Any], str, Any]]:
+    """Yield (fixture definition, attribute, initial value maker) for the item's own fixtures.
+
+    pytest keeps a function-scoped fixture's value and finalizers on its
+    definition, shared by every test using it: one test at a time. Each
+    concurrent test needs its own copy of these attributes.
+    """
+    from . import closure_fixturedefs
+
+    for fixturedef in closure_fixturedefs(item):
+        if fixturedef.scope == "function":
+            yield fixturedef, "cached_result", _none
+            yield fixturedef, "_finalizers", list
+
+
+def _none() -> None:
+    return None

@@ -1,0 +1,364 @@
+"""Which tests run together, and running them: the pytest side of concurrency.
+
+`Concurrency` (a plugin object) takes over `pytest_runtest_protocol` for
+tests that opted in. Consecutive opted-in tests with the same parent
+(module or class), loop and wider-fixture parameters form a `Group`: each
+test's protocol (setup, call, teardown, through pytest's own hooks and
+fixtures) runs in a fiber, and the fibers take turns around the group's
+loop, so one test's awaits let the others run. Reports are logged in
+collection order as tests finish. The last test of a group tears the
+shared parents down once every other test of the group has finished.
+
+A test using a fixture that patches process-wide state (`UNSAFE_FIXTURES`,
+the `awaitest_unsafe_fixtures` ini key, the `pytest_awaitest_unsafe_fixtures`
+hook) runs alone, as do tests on virtual time and every test under `--pdb`,
+`--trace` or `--setup-show`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import weakref
+from collections.abc import Callable
+from typing import Any, Final
+
+import pytest
+
+from .._compat import TestCaseFunction
+from .._compat import protocol as _protocol
+from .._guards.findings import PhaseRecord
+from .._runner import LoopRunner
+from .._session import State
+from .fibers import FIBER, EnvSlot, Fiber, Scheduler, Slot
+
+#: Fixtures that change process-wide state for their test: a test using one runs alone.
+UNSAFE_FIXTURES: Final = frozenset(
+    {
+        # pytest's own: patching, capturing, warnings, working directory
+        "monkeypatch",
+        "capsys",
+        "capsysbinary",
+        "capfd",
+        "capfdbinary",
+        "caplog",
+        "recwarn",
+        "pytester",
+        "testdir",
+        # awaitest's own: a loop policy, and virtual time (a clock per loop)
+        "event_loop_policy",
+        "virtual_clock",
+        # well-known plugins' patching fixtures
+        "mocker",
+        "freezer",
+        "time_machine",
+        "httpx_mock",
+        "respx_mock",
+    }
+)
+
+#: Options under which every test runs alone: they stop in, or print from, one test.
+_ALONE_OPTIONS: Final = ("usepdb", "trace", "setupshow", "setuponly", "setupplan")
+
+_RECORD_SLOT: Final = 3  # index of the guard recorder's slot in Group's slots
+
+
+class _Entry:
+    """One test of a group, from its start until its reports are logged."""
+
+    __slots__ = ("fiber", "item", "reports", "stack")
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+        self.fiber: Fiber | None = None
+        self.reports: list[pytest.TestReport] = []
+        self.stack: Any = None  # the last test's setup stack, once it has run
+
+
+class Concurrency:
+    """Runs opted-in async tests concurrently (a plugin object)."""
+
+    def __init__(self, state: State, config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+        self.group: Group | None = None
+        self._unsafe: frozenset[str] | None = None
+        self._alone = any(config.getoption(name, False) for name in _ALONE_OPTIONS)
+
+    def unsafe_fixtures(self) -> frozenset[str]:
+        """Every fixture that makes a test run alone: awaitest's, the ini's, plugins'."""
+        if self._unsafe is None:
+            names = set(UNSAFE_FIXTURES) | set(self.state.settings.unsafe_fixtures)
+            for found in self.config.hook.pytest_awaitest_unsafe_fixtures(config=self.config):
+                names.update(found)
+            self._unsafe = frozenset(names)
+        return self._unsafe
+
+    def runs_concurrently(self, item: pytest.Item) -> bool:
+        """Whether the test opted in and may share its loop with other running tests."""
+        if self._alone or not isinstance(item, pytest.Function):
+            return False
+        plan = self.state.planner.item_plan(item)
+        if not plan.concurrent or plan.error is not None or plan.policy is not None:
+            return False
+        if isinstance(item, TestCaseFunction) or self.state.wants_virtual_time(item):
+            return False
+        return self.unsafe_fixtures().isdisjoint(item.fixturenames)
+
+    def _key(self, item: pytest.Item) -> tuple[object, ...]:
+        plan = self.state.planner.item_plan(item)
+        return (item.parent, plan.owner, plan.factory)
+
+    def _joins(self, item: pytest.Item, other: pytest.Item | None) -> bool:
+        """Whether `other` may run in the same group as `item`."""
+        if other is None or not self.runs_concurrently(other):
+            return False
+        if self._key(other) != self._key(item):
+            return False
+        mine, theirs = _protocol.wide_params(item), _protocol.wide_params(other)
+        return all(theirs[name] == value for name, value in mine.items() if name in theirs)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> object:
+        """Start the test in its group, if it runs concurrently; log what has finished."""
+        group = self.group
+        if group is not None and group.expected is not item:
+            self._finish()  # pytest went elsewhere (a plugin re-running a test)
+            group = None
+        if group is None:
+            if not (self.runs_concurrently(item) and self._joins(item, nextitem)):
+                return None  # alone, or a group of one: pytest's own protocol
+            group = Group.open(self, item)
+            if group is None:
+                return None
+            self.group = group
+        last = not self._joins(item, nextitem)
+        try:
+            group.add(item, nextitem, last=last)
+            session = item.session
+            if last or session.shouldfail or session.shouldstop:
+                self._finish()
+        except BaseException:
+            self._finish(interrupted=True)
+            raise
+        return True
+
+    def _finish(self, *, interrupted: bool = False) -> None:
+        group, self.group = self.group, None
+        if group is not None:
+            group.finish(interrupted=interrupted)
+
+
+class Group:
+    """Consecutive concurrent tests with one parent and one loop, running together."""
+
+    def __init__(self, plugin: Concurrency, first: pytest.Item, runner: LoopRunner) -> None:
+        state = plugin.state
+        self.state = state
+        self.session = first.session
+        self.runner = runner
+        self.loop = loop = runner.loop
+        self.max = state.settings.max_concurrency
+        guards, recorder = state.guards, state.guards.recorder
+        session_policy = recorder.session_policy
+        slots = [
+            Slot(first.session, "_setupstate", lambda: _protocol.own_stack(first.session)),
+            Slot(state, "current_item", lambda: None),
+            Slot(state, "loop_pending", lambda: None),
+            Slot(recorder, "record", lambda: PhaseRecord(None, session_policy, [])),
+            Slot(state.timeouts, "_phase", lambda: None),
+            Slot(guards.blocking, "active", lambda: None),
+            EnvSlot("PYTEST_CURRENT_TEST"),
+        ]
+        assert slots[_RECORD_SLOT].attr == "record"
+        self.scheduler = Scheduler(loop, slots)
+        self.scheduler.on_done = self._done
+        self.entries: collections.deque[_Entry] = collections.deque()
+        self.expected: pytest.Item | None = first
+        self.running = 0
+        self.last: _Entry | None = None
+        self._others_done: asyncio.Future[None] = loop.create_future()
+        self._setting_up: dict[object, asyncio.Future[None]] = {}
+        self._owners: weakref.WeakKeyDictionary[asyncio.Task[Any], Fiber] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._exit = contextlib.ExitStack()
+        #: The fixture state each test has its own copy of (see function_fixture_state).
+        self._own_state: set[tuple[object, str]] = set()
+
+    @classmethod
+    def open(cls, plugin: Concurrency, first: pytest.Item) -> Group | None:
+        """Set up the first test's parents and loop; None if that failed (run it alone)."""
+        _protocol.setup_parents(first)
+        if any(exc is not None for _fins, exc in first.session._setupstate.stack.values()):
+            return None  # each test reports its parent's setup error, as usual
+        try:
+            runner = plugin.state.item_runner(first)
+        except Exception:  # noqa: BLE001 - the test's own setup reports it
+            return None
+        group = cls(plugin, first, runner)
+        group._enter()
+        return group
+
+    # -- the group's lifetime (scheduler's thread) -------------------------------
+
+    def _enter(self) -> None:
+        state, loop = self.state, self.loop
+        guards = state.guards
+        self.runner.driver = self.scheduler
+        guards.recorder.route = self._route
+        guards.task_filter = self._owned_by_current
+        exit_stack = self._exit
+        exit_stack.enter_context(_protocol.fixture_setups_guarded(self._guard_setup))
+        if loop.get_task_factory() is None:
+            loop.set_task_factory(self._task_factory)
+            exit_stack.callback(self._reset_task_factory)
+        previous = guards.enter(loop)  # the blocking guard watches the loop while it runs
+        exit_stack.callback(guards.leave, loop, previous)
+
+    def _reset_task_factory(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.set_task_factory(None)
+
+    def add(self, item: pytest.Item, nextitem: pytest.Item | None, *, last: bool) -> None:
+        """Start a test; return once it waits, having logged every test done so far."""
+        if self.running >= self.max:
+            self.scheduler.run_until(lambda: self.running < self.max)
+            self.flush()
+        new = [
+            Slot(fixturedef, attr, initial)
+            for fixturedef, attr, initial in _protocol.function_fixture_state(item)
+            if (fixturedef, attr) not in self._own_state
+        ]
+        self._own_state.update((slot.obj, slot.attr) for slot in new)
+        self.scheduler.add_slots(new)
+        entry = _Entry(item)
+        entry.fiber = Fiber(
+            self.scheduler, lambda: self._protocol(entry, nextitem, last), f"awaitest {item.nodeid}"
+        )
+        self.entries.append(entry)
+        self.expected = nextitem
+        if last:
+            self.last = entry
+        self.running += 1
+        self.scheduler.start(entry.fiber)
+        self.flush()
+
+    def finish(self, *, interrupted: bool = False) -> None:
+        """Run every started test to its end, log the rest, and close the group."""
+        try:
+            if interrupted:
+                self.scheduler.interrupt_all(KeyboardInterrupt())
+            else:
+                self.scheduler.run_until(lambda: self.running == 0)
+            self.flush()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        guards = self.state.guards
+        try:
+            self._exit.close()
+        finally:
+            self.runner.driver = None
+            guards.recorder.route = None
+            guards.task_filter = None
+            if self.last is not None and self.last.stack is not None:
+                _protocol.sync_stack(self.session, self.last.stack)
+
+    def flush(self) -> None:
+        """Log the reports of finished tests, in collection order, up to the first running."""
+        while self.entries:
+            entry = self.entries[0]
+            fiber = entry.fiber
+            assert fiber is not None
+            if not fiber.done:
+                return
+            self.entries.popleft()
+            if entry.reports:
+                _protocol.log_reports(entry.item, entry.reports)
+            if fiber.error is not None:
+                raise fiber.error
+
+    def _done(self, fiber: Fiber) -> None:
+        self.running -= 1
+        last = self.last
+        ready = self.running == 0 or (
+            self.running == 1 and last is not None and not last.fiber.done  # type: ignore[union-attr]
+        )
+        if ready and not self._others_done.done():
+            self._others_done.set_result(None)
+
+    # -- in the fibers ------------------------------------------------------------
+
+    def _protocol(self, entry: _Entry, nextitem: pytest.Item | None, last: bool) -> None:
+        item = entry.item
+        try:
+            entry.reports = _protocol.run_protocol(
+                item,
+                nextitem,
+                before_teardown=self._wait_for_others if last else _nothing,
+                last=last,
+            )
+        except BaseException:
+            _protocol.teardown_own_node(item)
+            raise
+        finally:
+            if last:
+                entry.stack = item.session._setupstate
+
+    def _wait_for_others(self) -> None:
+        """The last test tears the parents down: first, every other test must be done."""
+        if self.running > 1:
+            self.scheduler.block_on(self._others_done)
+
+    def _guard_setup(self, fixturedef: Any) -> Callable[[], None] | None:
+        """A wider fixture another test is setting up: wait for it, then share it."""
+        if fixturedef.scope == "function" or self.scheduler.in_fiber() is None:
+            return None
+        while (pending := self._setting_up.get(fixturedef)) is not None:
+            self.scheduler.block_on(pending)
+        done: asyncio.Future[None] = self.loop.create_future()
+        self._setting_up[fixturedef] = done
+
+        def release() -> None:
+            del self._setting_up[fixturedef]
+            done.set_result(None)
+
+        return release
+
+    # -- attributing what happens on the shared loop -------------------------------
+
+    def _task_factory(
+        self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        context = kwargs.get("context")
+        fiber = context.get(FIBER) if context is not None else FIBER.get()
+        if fiber is not None:
+            self._owners[task] = fiber
+        return task
+
+    def _owner(self) -> Fiber | None:
+        """The test the running code works for: by context, else by the loop's task."""
+        fiber = FIBER.get()
+        if fiber is None:
+            task = asyncio.current_task(self.loop) if not self.loop.is_closed() else None
+            fiber = self._owners.get(task) if task is not None else None
+        return fiber if fiber is not None and fiber.scheduler is self.scheduler else None
+
+    def _route(self) -> PhaseRecord | None:
+        fiber = self._owner()
+        if fiber is None or fiber is self.scheduler.running:
+            return None  # the running fiber's record is the recorder's own
+        record: PhaseRecord = fiber.value(_RECORD_SLOT)
+        return record
+
+    def _owned_by_current(self, task: asyncio.Task[Any]) -> bool:
+        owner = self._owners.get(task)
+        return owner is None or owner is FIBER.get()
+
+
+def _nothing() -> None:
+    pass
