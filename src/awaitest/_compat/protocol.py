@@ -19,12 +19,14 @@ from _pytest.fixtures import FixtureDef
 from _pytest.outcomes import TEST_OUTCOME
 from _pytest.runner import SetupState, call_and_report
 
-
 __all__ = [
+    "capture_files",
     "fixture_setups_guarded",
     "function_fixture_state",
+    "log_report_handler_slot",
     "log_reports",
     "own_stack",
+    "read_capture",
     "run_protocol",
     "setup_parents",
     "sync_stack",
@@ -112,19 +114,85 @@ def teardown_own_node(item: pytest.Item) -> None:
     _node, (finalizers, _exc) = state.stack.popitem()
     while finalizers:
         fin = finalizers.pop()
-        try:
+        with contextlib.suppress(Exception):  # interrupted anyway: that is what counts
             fin()
-        except Exception:  # noqa: BLE001 - interrupted anyway: the interrupt is what counts
-            pass
 
 
 def log_reports(item: pytest.Item, reports: list[pytest.TestReport]) -> None:
     """Log a test's reports as pytest's own protocol would have, as they happened."""
     ihook = item.ihook
-    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    for report in reports:
-        ihook.pytest_runtest_logreport(report=report)
-    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    with _xdist_reporting(item):
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for report in reports:
+            ihook.pytest_runtest_logreport(report=report)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+
+
+@contextlib.contextmanager
+def _xdist_reporting(item: pytest.Item) -> Iterator[None]:
+    """On an xdist worker, send the reports as `item`'s (it tags them with the running test)."""
+    worker = _xdist_worker(item.config)
+    if worker is None:
+        yield
+        return
+    index = _item_indexes(item.session).get(item.nodeid)
+    running = worker.item_index
+    worker.item_index = index
+    try:
+        yield
+    finally:
+        worker.item_index = running
+
+
+def _xdist_worker(config: pytest.Config) -> Any:
+    if not hasattr(config, "workerinput"):
+        return None
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "item_index"):
+            return plugin
+    return None
+
+
+_INDEXES: pytest.StashKey[dict[str, int]] = pytest.StashKey()
+
+
+def _item_indexes(session: pytest.Session) -> dict[str, int]:
+    indexes = session.stash.get(_INDEXES, None)
+    if indexes is None or len(indexes) != len(session.items):
+        indexes = {item.nodeid: n for n, item in enumerate(session.items)}
+        session.stash[_INDEXES] = indexes
+    return indexes
+
+
+def capture_files(config: pytest.Config) -> tuple[Any, Any] | None:
+    """The files pytest's global capture collects stdout and stderr in (None: -s)."""
+    capman: Any = config.pluginmanager.getplugin("capturemanager")
+    capturing = getattr(capman, "_global_capturing", None)
+    if capturing is None or capturing.out is None or capturing.err is None:
+        return None
+    return capturing.out.tmpfile, capturing.err.tmpfile
+
+
+def read_capture(config: pytest.Config) -> tuple[str, str]:
+    """Take what pytest's global capture has collected so far."""
+    capman: Any = config.pluginmanager.getplugin("capturemanager")
+    out, err = capman.read_global_capture()
+    return out, err
+
+
+def log_report_handler_slot(config: pytest.Config) -> tuple[Any, str, Callable[[], Any]] | None:
+    """(logging plugin, attribute, maker) of the handler that collects a test's log section."""
+    plugin = config.pluginmanager.getplugin("logging-plugin")
+    if plugin is None:
+        return None
+    from _pytest.logging import LogCaptureHandler
+
+    def make() -> Any:
+        handler = LogCaptureHandler()
+        handler.setFormatter(plugin.formatter)
+        return handler
+
+    return plugin, "report_handler", make
 
 
 def wide_params(item: pytest.Item) -> dict[str, Any]:

@@ -89,6 +89,8 @@ class Fiber:
         #: Raised in the fiber where it waits, instead of returning (Ctrl-C).
         self.interrupt: BaseException | None = None
         self.values = [slot.initial() for slot in scheduler.slots]
+        #: What the fiber's test wrote to stdout and stderr while it was not running.
+        self.pending: tuple[list[str], list[str]] = ([], [])
         self.waiting: asyncio.Future[Any] | None = None
         self._resume = threading.Semaphore(0)
         self._fn = fn
@@ -137,6 +139,8 @@ class Scheduler:
         self._wakeup: asyncio.Future[None] | None = None
         #: Called (in the scheduler's thread) with each fiber that has finished.
         self.on_done: Callable[[Fiber], object] | None = None
+        #: Called with each fiber as its turn begins (its values in place) and ends.
+        self.on_turn: tuple[Callable[[Fiber], object], Callable[[Fiber], object]] | None = None
 
     def add_slots(self, slots: Iterable[Slot]) -> None:
         """Give every fiber its own value of more attributes (between turns only)."""
@@ -161,14 +165,19 @@ class Scheduler:
 
     def _switch_to(self, fiber: Fiber) -> None:
         saved = []
-        for slot, value in zip(self.slots, fiber.values):
+        for slot, value in zip(self.slots, fiber.values, strict=True):
             saved.append(slot.get())
             slot.set(value)
         self.running = fiber
+        on_turn = self.on_turn
+        if on_turn is not None:
+            on_turn[0](fiber)
         fiber._resume.release()
         try:
             self._take_turn()
         finally:
+            if on_turn is not None:
+                on_turn[1](fiber)
             self.running = None
             for n, slot in enumerate(self.slots):
                 fiber.values[n] = slot.get()

@@ -32,6 +32,7 @@ from .._guards.findings import PhaseRecord
 from .._runner import LoopRunner
 from .._session import State
 from .fibers import FIBER, EnvSlot, Fiber, Scheduler, Slot
+from .output import Separation
 
 #: Fixtures that change process-wide state for their test: a test using one runs alone.
 UNSAFE_FIXTURES: Final = frozenset(
@@ -172,8 +173,11 @@ class Group:
             EnvSlot("PYTEST_CURRENT_TEST"),
         ]
         assert slots[_RECORD_SLOT].attr == "record"
+        self._output = Separation(first.config, self._owner)
+        slots += self._output.slots(len(slots))
         self.scheduler = Scheduler(loop, slots)
         self.scheduler.on_done = self._done
+        self.scheduler.on_turn = (self._output.turn_begins, self._output.turn_ends)
         self.entries: collections.deque[_Entry] = collections.deque()
         self.expected: pytest.Item | None = first
         self.running = 0
@@ -195,7 +199,7 @@ class Group:
             return None  # each test reports its parent's setup error, as usual
         try:
             runner = plugin.state.item_runner(first)
-        except Exception:  # noqa: BLE001 - the test's own setup reports it
+        except Exception:  # the test's own setup reports it
             return None
         group = cls(plugin, first, runner)
         group._enter()
@@ -216,6 +220,8 @@ class Group:
             exit_stack.callback(self._reset_task_factory)
         previous = guards.enter(loop)  # the blocking guard watches the loop while it runs
         exit_stack.callback(guards.leave, loop, previous)
+        self._output.enter()
+        exit_stack.callback(self._output.exit)
 
     def _reset_task_factory(self) -> None:
         if not self.loop.is_closed():
