@@ -18,9 +18,11 @@ import pytest
 from _pytest.fixtures import FixtureDef
 from _pytest.outcomes import TEST_OUTCOME
 from _pytest.runner import SetupState, call_and_report
+from _pytest.warnings import catch_warnings_for_item as _catch_warnings_for_item
 
 __all__ = [
     "capture_files",
+    "catch_warnings_for_item",
     "fixture_setups_guarded",
     "function_fixture_state",
     "log_report_handler_slot",
@@ -255,3 +257,10 @@ def function_fixture_state(item: pytest.Item) -> Iterator[tuple[FixtureDef[Any],
 
 def _none() -> None:
     return None
+
+
+@contextlib.contextmanager
+def catch_warnings_for_item(item: pytest.Item) -> Iterator[None]:
+    """Record the warnings of a test's whole protocol as pytest's warnings plugin does."""
+    with _catch_warnings_for_item(config=item.config, ihook=item.ihook, when="runtest", item=item):
+        yield

@@ -136,10 +136,11 @@ class Concurrency:
             self.group = group
         last = not self._joins(item, nextitem)
         try:
-            group.add(item, nextitem, last=last)
-            session = item.session
-            if last or session.shouldfail or session.shouldstop:
-                self._finish()
+            with group.warnings_routed():
+                group.add(item, nextitem, last=last)
+                session = item.session
+                if last or session.shouldfail or session.shouldstop:
+                    self._finish()
         except BaseException:
             self._finish(interrupted=True)
             raise
@@ -262,6 +263,10 @@ class Group:
         finally:
             self._close()
 
+    def warnings_routed(self) -> contextlib.AbstractContextManager[None]:
+        """Record warnings raised on the loop with the test that raised them (see output)."""
+        return self._output.warnings_routed()
+
     def _close(self) -> None:
         guards = self.state.guards
         try:
@@ -301,12 +306,13 @@ class Group:
     def _protocol(self, entry: _Entry, nextitem: pytest.Item | None, last: bool) -> None:
         item = entry.item
         try:
-            entry.reports = _protocol.run_protocol(
-                item,
-                nextitem,
-                before_teardown=self._wait_for_others if last else _nothing,
-                last=last,
-            )
+            with _protocol.catch_warnings_for_item(item):
+                entry.reports = _protocol.run_protocol(
+                    item,
+                    nextitem,
+                    before_teardown=self._wait_for_others if last else _nothing,
+                    last=last,
+                )
         except BaseException:
             _protocol.teardown_own_node(item)
             raise
@@ -346,16 +352,26 @@ class Group:
             self._owners[task] = fiber
         return task
 
-    def _owner(self) -> Fiber | None:
-        """The test the running code works for: by context, else by the loop's task."""
-        fiber = FIBER.get()
+    def _owner(self, about: object = None) -> Fiber | None:
+        """The test the running code (or a task or callback) works for.
+
+        By the context of the running code, else by the task the loop runs.
+        """
+        fiber: Fiber | None = None
+        if isinstance(about, asyncio.Future):
+            fiber = self._owners.get(about) if isinstance(about, asyncio.Task) else None
+        elif about is not None:
+            context = getattr(about, "_context", None)  # a callback's asyncio.Handle
+            fiber = context.get(FIBER) if context is not None else None
+        if fiber is None:
+            fiber = FIBER.get()
         if fiber is None:
             task = asyncio.current_task(self.loop) if not self.loop.is_closed() else None
             fiber = self._owners.get(task) if task is not None else None
         return fiber if fiber is not None and fiber.scheduler is self.scheduler else None
 
-    def _route(self) -> PhaseRecord | None:
-        fiber = self._owner()
+    def _route(self, about: object) -> PhaseRecord | None:
+        fiber = self._owner(about)
         if fiber is None or fiber is self.scheduler.running:
             return None  # the running fiber's record is the recorder's own
         record: PhaseRecord = fiber.value(_RECORD_SLOT)

@@ -1,4 +1,4 @@
-"""Each concurrent test's printed output and log records, kept apart.
+"""Each concurrent test's printed output, log records and warnings, kept apart.
 
 pytest captures stdout, stderr and log records for the one test that runs:
 a phase starts capturing, and its end reads what was captured. Concurrent
@@ -8,18 +8,23 @@ so `Separation` keeps one pending buffer per test: while the loop runs,
 whose task made it (`owner`); when a test's turn begins its buffer goes into
 pytest's capture, and when the turn ends what pytest captured goes back to
 the buffer. Each test also has its own log-section handler, which only
-accepts its own test's records.
+accepts its own test's records, and its own warning filters and record
+(pytest's warnings plugin runs around each test's protocol); a warning
+raised while the loop runs is recorded with the test whose task raised it.
 
 What cannot be separated: output written below Python (C code, subprocesses
 inheriting the file descriptors) while tests overlap, and writes from other
-threads the tests start.
+threads the tests start. A warning raised on the loop is filtered with the
+filters of the test whose `pytest_runtest_protocol` call drives the loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 import pytest
@@ -52,6 +57,21 @@ class _Router:
         return getattr(self._fallback, name)
 
 
+class _WarningsSlot(Slot):
+    """A `warnings` module attribute each test has its own value of."""
+
+    __slots__ = ()
+
+    def set(self, value: object) -> None:
+        super().set(value)
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if mutated is not None:
+            mutated()  # forget which warnings were already shown under other filters
+
+
+_WARNING_STATE = ("filters", "showwarning", "_showwarnmsg_impl")
+
+
 class _OwnRecords(logging.Filter):
     """Accepts the records of the test whose log-section handler it guards."""
 
@@ -74,6 +94,7 @@ class Separation:
         self._owner = owner
         self._files = _protocol.capture_files(config)
         self._saved: tuple[TextIO, TextIO] | None = None
+        self._warnings_index = -1
 
     def slots(self, first_index: int) -> list[Slot]:
         """The attributes each test has its own value of; `first_index` is where they start."""
@@ -93,7 +114,36 @@ class Separation:
                 return new
 
             slots.append(Slot(plugin, attr, handler))
+        self._warnings_index = first_index + len(slots) + _WARNING_STATE.index("_showwarnmsg_impl")
+        for name in _WARNING_STATE:
+            value = getattr(warnings, name)
+            initial = (lambda v=value: list(v)) if name == "filters" else (lambda v=value: v)
+            slots.append(_WarningsSlot(warnings, name, initial))
         return slots
+
+    @contextlib.contextmanager
+    def warnings_routed(self) -> Iterator[None]:
+        """While the loop runs here: record each warning with the test whose task raised it.
+
+        Entered anew for each `pytest_runtest_protocol` call: pytest's warnings
+        plugin puts its own recorder in place around every one.
+        """
+        index = self._warnings_index
+        fallback = getattr(warnings, "_showwarnmsg_impl", None)
+        if fallback is None or index < 0:
+            yield
+            return
+
+        def route(message: warnings.WarningMessage) -> None:
+            fiber = self._owner()
+            show = fiber.value(index) if fiber is not None else fallback
+            show(message)
+
+        warnings._showwarnmsg_impl = route  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            warnings._showwarnmsg_impl = fallback  # type: ignore[attr-defined]
 
     def enter(self) -> None:
         """Route the loop's writes to the tests (only if pytest captures output)."""

@@ -53,15 +53,16 @@ class Recorder:
         self.session_policy = policy
         #: The running phase (who=None between tests).
         self.record = PhaseRecord(None, policy, [])
-        #: Finds the record of the concurrent test running now, if any (set while they run).
-        self.route: Callable[[], PhaseRecord | None] | None = None
+        #: Finds the record of the concurrent test running now, or the one a task or
+        #: callback (`about`) belongs to, if any (set while concurrent tests run).
+        self.route: Callable[[object], PhaseRecord | None] | None = None
         self._lock = threading.Lock()  # the watchdog thread reports too
 
-    def current(self) -> PhaseRecord:
-        """The record findings made now go to."""
+    def current(self, about: object = None) -> PhaseRecord:
+        """The record findings made now (about a task or callback, if given) go to."""
         route = self.route
         if route is not None:
-            record = route()
+            record = route(about)
             if record is not None:
                 return record
         return self.record
@@ -80,13 +81,21 @@ class Recorder:
         """Start collecting for a phase of `who`, under its policy."""
         self.record = PhaseRecord(who, policy, self.record.found)
 
-    def wants(self, guard: Guard) -> bool:
-        """Whether the guard is on for the phase running now."""
-        return self.current().policy.enabled(guard)
+    def who_of(self, about: object) -> str | None:
+        """The test whose phase a finding about a task or callback goes to, if any."""
+        return self.current(about).who
 
-    def add(self, guard: Guard, message: str) -> None:
-        """Record a finding, if the guard is on for the phase running now."""
-        record = self.current()
+    def wants(self, guard: Guard, about: object = None) -> bool:
+        """Whether the guard is on for the phase running now."""
+        return self.current(about).policy.enabled(guard)
+
+    def add(self, guard: Guard, message: str, about: object = None) -> None:
+        """Record a finding, if the guard is on for the phase running now.
+
+        `about` is the task or callback the finding is about, if it is one:
+        when tests run concurrently, the finding goes to the test it belongs to.
+        """
+        record = self.current(about)
         if record.policy.enabled(guard):
             with self._lock:
                 record.found.append(Finding(guard, message))

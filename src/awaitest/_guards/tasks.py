@@ -72,8 +72,9 @@ class ExceptionHandler:
         if isinstance(context.get("exception"), (KeyboardInterrupt, SystemExit)):
             return  # it already stopped the loop and reached pytest: not lost
         recorder = self._recorder
-        if recorder.who is not None and recorder.wants(Guard.TASK_ERRORS):
-            recorder.add(Guard.TASK_ERRORS, describe_crash(context))
+        about = context.get("task") or context.get("future") or context.get("handle")
+        if recorder.who_of(about) is not None and recorder.wants(Guard.TASK_ERRORS, about):
+            recorder.add(Guard.TASK_ERRORS, describe_crash(context), about)
         else:
             loop.default_exception_handler(context)
 
