@@ -80,11 +80,12 @@ def sync_stack(session: pytest.Session, last: SetupState) -> None:
 def run_protocol(
     item: pytest.Item,
     nextitem: pytest.Item | None,
+    reports: list[pytest.TestReport],
     *,
     before_teardown: Callable[[], object],
     last: bool,
-) -> list[pytest.TestReport]:
-    """`runtestprotocol` without logging: return the reports for the caller to log.
+) -> None:
+    """`runtestprotocol` without logging: add the reports to `reports` for the caller to log.
 
     `before_teardown` runs between the call and the teardown (the last test of
     a group waits there for the others). Only the `last` test tears down
@@ -94,7 +95,7 @@ def run_protocol(
     if hasrequest and not item._request:  # type: ignore[attr-defined]
         item._initrequest()  # type: ignore[attr-defined]
     try:
-        reports = [call_and_report(item, "setup", log=False)]
+        reports.append(call_and_report(item, "setup", log=False))
         if reports[0].passed and not item.config.getoption("setuponly", False):
             reports.append(call_and_report(item, "call", log=False))
         before_teardown()
@@ -105,7 +106,6 @@ def run_protocol(
         if hasrequest:
             item._request = False  # type: ignore[attr-defined]
             item.funcargs = None  # type: ignore[attr-defined]
-    return reports
 
 
 def teardown_own_node(item: pytest.Item) -> None:

@@ -211,7 +211,7 @@ class Scheduler:
             fiber.waiting = None
         interrupt, fiber.interrupt = fiber.interrupt, None
         if interrupt is not None and not future.done():
-            raise interrupt.with_traceback(None)
+            raise interrupt
         return future.result()
 
     def _wake(self, fiber: Fiber, future: asyncio.Future[Any]) -> None:
@@ -254,7 +254,15 @@ class Scheduler:
         """
         for fiber in self.fibers:
             if fiber.waiting is not None and fiber.interrupt is None:
-                fiber.interrupt = exc
+                fiber.interrupt = _copy(exc)
                 if fiber not in self._ready:
                     self._ready.append(fiber)
         self.run_until(lambda: not self.fibers)
+
+
+def _copy(exc: BaseException) -> BaseException:
+    """A fresh exception like `exc` for one fiber (each raise rewrites its traceback)."""
+    try:
+        return type(exc)(*exc.args)
+    except Exception:  # an exception type with another constructor
+        return exc

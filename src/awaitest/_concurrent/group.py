@@ -76,6 +76,11 @@ class _Entry:
         self.reports: list[pytest.TestReport] = []
         self.stack: Any = None  # the last test's setup stack, once it has run
 
+    def finished(self) -> bool:
+        """Whether the test has an outcome to report (an interrupted one may not)."""
+        reports = self.reports
+        return len(reports) > 1 or (len(reports) == 1 and not reports[0].passed)
+
 
 class Concurrency:
     """Runs opted-in async tests concurrently (a plugin object)."""
@@ -141,12 +146,12 @@ class Concurrency:
                 session = item.session
                 if last or session.shouldfail or session.shouldstop:
                     self._finish()
-        except BaseException:
-            self._finish(interrupted=True)
+        except BaseException as exc:
+            self._finish(interrupted=exc)
             raise
         return True
 
-    def _finish(self, *, interrupted: bool = False) -> None:
+    def _finish(self, *, interrupted: BaseException | None = None) -> None:
         group, self.group = self.group, None
         if group is not None:
             group.finish(interrupted=interrupted)
@@ -231,7 +236,11 @@ class Group:
     def add(self, item: pytest.Item, nextitem: pytest.Item | None, *, last: bool) -> None:
         """Start a test; return once it waits, having logged every test done so far."""
         if self.running >= self.max:
-            self.scheduler.run_until(lambda: self.running < self.max)
+            try:
+                self.scheduler.run_until(lambda: self.running < self.max)
+            except BaseException:
+                self.flush(interrupted=True)
+                raise
             self.flush()
         new = [
             Slot(fixturedef, attr, initial)
@@ -252,14 +261,24 @@ class Group:
         self.scheduler.start(entry.fiber)
         self.flush()
 
-    def finish(self, *, interrupted: bool = False) -> None:
-        """Run every started test to its end, log the rest, and close the group."""
+    def finish(self, *, interrupted: BaseException | None = None) -> None:
+        """Run every started test to its end, log the rest, and close the group.
+
+        After an interrupt (Ctrl-C, `pytest.exit()`), the tests still running
+        stop where they wait and tear down; those that finished are logged.
+        """
         try:
-            if interrupted:
-                self.scheduler.interrupt_all(KeyboardInterrupt())
+            if interrupted is not None:
+                if self.scheduler.fibers:
+                    self.scheduler.interrupt_all(interrupted)
+                self.flush(interrupted=True)
             else:
-                self.scheduler.run_until(lambda: self.running == 0)
-            self.flush()
+                try:
+                    self.scheduler.run_until(lambda: self.running == 0)
+                except BaseException:
+                    self.flush(interrupted=True)  # the fibers ended: log what they finished
+                    raise
+                self.flush()
         finally:
             self._close()
 
@@ -278,19 +297,31 @@ class Group:
             if self.last is not None and self.last.stack is not None:
                 _protocol.sync_stack(self.session, self.last.stack)
 
-    def flush(self) -> None:
-        """Log the reports of finished tests, in collection order, up to the first running."""
+    def flush(self, *, interrupted: bool = False) -> None:
+        """Log the reports of finished tests, in collection order, up to the first running.
+
+        A test whose protocol raised (Ctrl-C, `pytest.exit()`) has no reports;
+        the run stops: the other tests stop where they wait, what finished is
+        logged, and the error is raised here (unless the run is `interrupted`
+        already).
+        """
+        error: BaseException | None = None
         while self.entries:
             entry = self.entries[0]
             fiber = entry.fiber
             assert fiber is not None
             if not fiber.done:
-                return
+                if error is None:
+                    return
+                self.scheduler.interrupt_all(error)
+                continue
             self.entries.popleft()
-            if entry.reports:
+            if entry.finished():
                 _protocol.log_reports(entry.item, entry.reports)
-            if fiber.error is not None:
-                raise fiber.error
+            if fiber.error is not None and error is None:
+                error = fiber.error
+        if error is not None and not interrupted:
+            raise error
 
     def _done(self, fiber: Fiber) -> None:
         self.running -= 1
@@ -307,9 +338,10 @@ class Group:
         item = entry.item
         try:
             with _protocol.catch_warnings_for_item(item):
-                entry.reports = _protocol.run_protocol(
+                _protocol.run_protocol(
                     item,
                     nextitem,
+                    entry.reports,
                     before_teardown=self._wait_for_others if last else _nothing,
                     last=last,
                 )
