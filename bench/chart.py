@@ -1,9 +1,11 @@
-"""The PNG chart: one panel per kind of case (overhead ratios, seconds, peak memory).
+"""The PNG chart: one panel per kind of case (overhead, seconds, peak memory, concurrency).
 
-Grouped horizontal bars, one group per case and one bar per contender. Overhead cases show
-the ratio of median wall times to sync (awaitest's target marked); "seconds" cases show median
-wall seconds on a log scale; memory cases show peak RSS. A contender without a result gets its
-status written where its bar would be. matplotlib is imported only here (the `bench` extra).
+Grouped horizontal bars, one group per case and one bar per row (a contender, or one of its
+runs). Overhead cases show the ratio of median wall times to sync (awaitest's target marked);
+"seconds" cases show median wall seconds on a log scale; memory cases show peak RSS;
+concurrency cases show the ratio to awaitest's sequential run on a log scale (the concurrent
+run's target marked). A row without a result gets its status written where its bar would be.
+matplotlib is imported only here (the `bench` extra).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.errors import BenchError
-from bench.report import SUBJECT, stats
+from bench.report import stats
 from bench.runner import CaseResult
 from bench.suites import Kind
 
@@ -28,12 +30,18 @@ COLOURS = {
     "pytest-asyncio": "#ff7f0e",
     "anyio": "#2ca02c",
     "pytest-asyncio+looptime": "#d62728",
+    "awaitest concurrent": "#17becf",
+    "pytest-asyncio-cooperative": "#9467bd",
 }
 PANELS: dict[Kind, str] = {
     "overhead": "median wall time / sync (lower is better)",
     "seconds": "median wall seconds, log scale (lower is better)",
     "memory": "peak RSS, MiB (lower is better)",
+    "concurrency": "median wall time / awaitest sequential, log scale (lower is better)",
 }
+#: Panels drawn on a log scale, and those marking the case's target.
+LOG_SCALE: tuple[Kind, ...] = ("seconds", "concurrency")
+TARGETED: tuple[Kind, ...] = ("overhead", "concurrency")
 
 
 def _value(result: CaseResult, contender: str, kind: Kind) -> float | None:
@@ -41,7 +49,8 @@ def _value(result: CaseResult, contender: str, kind: Kind) -> float | None:
     if row is None or row.status != "ok":
         return None
     s = stats(result, row)
-    return {"overhead": s.vs_sync, "seconds": s.median, "memory": s.rss_mb}[kind]
+    ratio = s.vs_baseline
+    return {"overhead": ratio, "seconds": s.median, "memory": s.rss_mb, "concurrency": ratio}[kind]
 
 
 def _panel(axes: Axes, results: Sequence[CaseResult], kind: Kind) -> None:
@@ -75,26 +84,20 @@ def _panel(axes: Axes, results: Sequence[CaseResult], kind: Kind) -> None:
                 label=None if contender in seen else contender,
             )
             seen.add(contender)
-            axes.text(
-                value,
-                y,
-                f" {value:.2f}" if kind != "memory" else f" {value:.0f}",
-                va="center",
-                fontsize=7,
-            )
-        target = result.case.target
-        if kind == "overhead" and target is not None:
+            axes.text(value, y, f" {_label(value, kind)}", va="center", fontsize=7)
+        target, subject = result.case.target, result.case.subject
+        if kind in TARGETED and target is not None:
             axes.plot(
                 [target, target],
                 [group - 0.45, group + 0.45],
-                color=COLOURS[SUBJECT],
+                color=COLOURS.get(subject, "#8c564b"),
                 linestyle=":",
                 linewidth=1.5,
-                label=None if group else f"{SUBJECT} target",
+                label=f"{subject} target",
             )
-    if kind == "overhead":
+    if kind in TARGETED:
         axes.axvline(1.0, color="black", linewidth=0.8)
-    if kind == "seconds":
+    if kind in LOG_SCALE:
         from matplotlib.ticker import FuncFormatter, NullFormatter
 
         axes.set_xscale("log")
@@ -105,6 +108,12 @@ def _panel(axes: Axes, results: Sequence[CaseResult], kind: Kind) -> None:
     axes.set_xlabel(PANELS[kind], fontsize=8)
     axes.tick_params(axis="x", labelsize=7)
     axes.margins(x=0.15)
+
+
+def _label(value: float, kind: Kind) -> str:
+    if kind == "memory":
+        return f"{value:.0f}"
+    return f"{value:.3f}" if kind == "concurrency" and value < 0.1 else f"{value:.2f}"
 
 
 def write(results: Sequence[CaseResult], path: Path, subtitle: str) -> None:

@@ -23,8 +23,9 @@ from pathlib import Path
 from bench.errors import BenchError
 
 #: Async plugins' entry-point names; each contender switches off the ones not its own.
-ASYNC_PLUGINS = ("awaitest", "asyncio", "anyio")
+ASYNC_PLUGINS = ("awaitest", "asyncio", "anyio", "asyncio-cooperative")
 PYTEST_ASYNCIO = "pytest-asyncio==1.5.0"
+PYTEST_ASYNCIO_COOPERATIVE = "pytest-asyncio-cooperative==0.40.0"
 #: Contenders every run needs: sync is the baseline of every ratio, awaitest the subject.
 REQUIRED = ("sync", "awaitest")
 
@@ -43,12 +44,14 @@ class Spec:
 
     Attributes:
         name: Its name in tables and `--contenders`.
-        flavour: How its tests are written: "awaitest", "pytest-asyncio", "anyio" or "sync".
+        flavour: How its tests are written: "awaitest", "pytest-asyncio", "anyio", "sync" or
+            "cooperative".
         requirements: What pip installs beside pytest; "{awaitest}" stands for awaitest's
             requirement (by default this checkout, editable).
         plugin_args: pytest arguments switching the other async plugins off.
         distributions: Distributions whose versions the report shows.
-        special: A feature only some cases use ("looptime"); other cases skip the contender.
+        special: A feature only some cases use ("looptime", "cooperative"); other cases skip
+            the contender.
     """
 
     name: str
@@ -73,6 +76,14 @@ SPECS = (
         _off("asyncio"),
         ("pytest-asyncio", "looptime"),
         special="looptime",
+    ),
+    Spec(
+        "pytest-asyncio-cooperative",
+        "cooperative",
+        (PYTEST_ASYNCIO_COOPERATIVE,),
+        _off("asyncio-cooperative"),
+        ("pytest-asyncio-cooperative",),
+        special="cooperative",
     ),
 )
 NAMES = tuple(spec.name for spec in SPECS)

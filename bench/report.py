@@ -2,7 +2,8 @@
 
 Every number shown derives from `Stats`: the median and minimum of the subprocess wall times,
 the median duration pytest printed, the median peak memory, and the ratio of medians against
-the sync contender of the same case. Nothing here runs anything.
+the case's baseline row (the sync contender; awaitest sequential in the concurrency cases).
+Nothing here runs anything.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from typing import Any
 from bench.runner import CaseResult, Row, Sample
 from bench.suites import Case
 
-BASELINE = "sync"
 SUBJECT = "awaitest"
-PEER = "pytest-asyncio"
 HEADER = (
     "wall = pytest subprocess wall time in seconds, interpreter start included (median and min "
-    "of the timed runs); pytest = the duration pytest printed (median); vs sync = ratio of "
-    "median wall times to the sync contender's; peak = the child's peak RSS in MiB (median)."
+    "of the timed runs); pytest = the duration pytest printed (median); vs base = ratio of "
+    "median wall times to the case's baseline: the sync contender's, or awaitest's sequential "
+    "run in the concurrency cases; peak = the child's peak RSS in MiB (median)."
 )
 
 
@@ -34,7 +34,7 @@ class Stats:
     minimum: float | None
     pytest_median: float | None
     rss_mb: float | None
-    vs_sync: float | None
+    vs_baseline: float | None
 
 
 def stats(result: CaseResult, row: Row) -> Stats:
@@ -42,7 +42,7 @@ def stats(result: CaseResult, row: Row) -> Stats:
     walls = [s.wall for s in row.samples]
     reported = [s.pytest_seconds for s in row.samples if s.pytest_seconds is not None]
     median = statistics.median(walls) if walls else None
-    base = _median_of(result, BASELINE)
+    base = _median_of(result, result.case.baseline)
     return Stats(
         median,
         min(walls) if walls else None,
@@ -60,21 +60,34 @@ def _median_of(result: CaseResult, contender: str) -> float | None:
 
 
 def peer_ratio(result: CaseResult) -> float | None:
-    """Return pytest-asyncio's median wall time over awaitest's (> 1: awaitest is faster)."""
-    peer, subject = _median_of(result, PEER), _median_of(result, SUBJECT)
+    """Return the peer's median wall time over the subject's (> 1: the subject is faster)."""
+    peer, subject = _median_of(result, result.case.peer), _median_of(result, result.case.subject)
     return peer / subject if peer is not None and subject else None
 
 
 def verdict(result: CaseResult) -> str:
-    """Return whether awaitest met the case's target ratio vs sync ("" if it has none)."""
+    """Return whether the subject met the case's target ratio ("" if it has none)."""
     target = result.case.target
     if target is None:
         return ""
-    row = next((r for r in result.rows if r.contender == SUBJECT), None)
-    ratio = stats(result, row).vs_sync if row else None
+    row = next((r for r in result.rows if r.contender == result.case.subject), None)
+    ratio = stats(result, row).vs_baseline if row else None
+    goal = f"target <= {target:.2f}x"
+    if target < 1:
+        goal += f" ({1 / target:g}x faster)"
     if ratio is None:
-        return f"target <= {target:.2f}x: not measured"
-    return f"target <= {target:.2f}x: {'met' if ratio <= target else 'MISSED'}"
+        return f"{goal}: not measured"
+    return f"{goal}: {'met' if ratio <= target else 'MISSED'}"
+
+
+def peer_verdict(result: CaseResult) -> str:
+    """Return whether "peer / subject" met the case's peer target ("" if it has none)."""
+    ratio, goal = peer_ratio(result), result.case.peer_target
+    if goal is None:
+        return ""
+    if ratio is None:
+        return f"target >= {goal:.2f}x: not measured"
+    return f"target >= {goal:.2f}x: {'met' if ratio >= goal else 'MISSED'}"
 
 
 def growth(results: Sequence[CaseResult]) -> str:
@@ -109,20 +122,20 @@ def _cells(result: CaseResult, row: Row) -> list[str]:
         return [label, "", "", "", "", f"{row.note}: {row.reason}" if row.note else row.reason]
     s = stats(result, row)
     note = row.note
-    if row.contender == SUBJECT and verdict(result):
+    if row.contender == result.case.subject and verdict(result):
         note = "; ".join(filter(None, [note, verdict(result)]))
     return [
         _num(s.median, ".2f"),
         _num(s.minimum, ".2f"),
         _num(s.pytest_median, ".2f"),
-        ratio(s.vs_sync),
+        ratio(s.vs_baseline),
         _num(s.rss_mb, ".1f"),
         note,
     ]
 
 
-COLUMNS = ("contender", "wall s", "min s", "pytest s", "vs sync", "peak MiB", "note")
-_WIDTHS = (26, 9, 8, 9, 8, 9)
+COLUMNS = ("contender", "wall s", "min s", "pytest s", "vs base", "peak MiB", "note")
+_WIDTHS = (30, 9, 8, 9, 8, 9)
 
 
 def table(results: Sequence[CaseResult]) -> str:
@@ -142,9 +155,10 @@ def table(results: Sequence[CaseResult]) -> str:
                 continue
             numbers = "".join(f"{c:>{w}}" for c, w in zip(cells[:5], _WIDTHS[1:], strict=True))
             lines.append(f"  {row.contender:<{_WIDTHS[0] - 2}}{numbers}  {cells[5]}".rstrip())
-        ratio = peer_ratio(result)
+        ratio, case = peer_ratio(result), result.case
         if ratio is not None:
-            lines.append(f"  {PEER} / {SUBJECT}: {ratio:.2f}x")
+            note = "; " + peer_verdict(result) if case.peer_target is not None else ""
+            lines.append(f"  {case.peer} / {case.subject}: {ratio:.2f}x{note}")
     extra = growth(results)
     if extra:
         lines += ["", extra]
@@ -161,9 +175,10 @@ def markdown(results: Sequence[CaseResult]) -> str:
         for row in result.rows:
             cells = [c.replace("|", "\\|") for c in _cells(result, row)]
             lines.append(f"| {result.case.title} | {row.contender} | " + " | ".join(cells) + " |")
-        ratio = peer_ratio(result)
+        ratio, case = peer_ratio(result), result.case
         if ratio is not None:
-            lines.append(f"| {result.case.title} | {PEER} / {SUBJECT} | | | | {ratio:.2f}x | | |")
+            comparison = f"{case.peer} / {case.subject} | | | | {ratio:.2f}x"
+            lines.append(f"| {case.title} | {comparison} | | {peer_verdict(result)} |")
     extra = growth(results)
     return "\n".join(lines) + (f"\n\n{extra}\n" if extra else "\n")
 
@@ -192,8 +207,13 @@ def as_json(results: Sequence[CaseResult], meta: dict[str, Any]) -> str:
                 "tests": case.tests,
                 "kind": case.kind,
                 "target": case.target,
+                "baseline": case.baseline,
+                "subject": case.subject,
+                "peer": case.peer,
+                "peer_target": case.peer_target,
                 "verdict": verdict(result),
-                "pytest_asyncio_over_awaitest": peer_ratio(result),
+                "peer_over_subject": peer_ratio(result),
+                "peer_verdict": peer_verdict(result),
                 "rows": rows,
             }
         )
@@ -215,8 +235,18 @@ def from_json(text: str) -> tuple[list[CaseResult], dict[str, Any]]:
             )
             for row in case["rows"]
         ]
+        # Files written before the concurrency cases lack the last four keys.
         plan = Case(
-            case["name"], case["title"], case["tests"], case["kind"], lambda _: None, case["target"]
+            case["name"],
+            case["title"],
+            case["tests"],
+            case["kind"],
+            lambda _: None,
+            case["target"],
+            baseline=case.get("baseline", "sync"),
+            subject=case.get("subject", SUBJECT),
+            peer=case.get("peer", "pytest-asyncio"),
+            peer_target=case.get("peer_target"),
         )
         results.append(CaseResult(plan, rows))
     meta: dict[str, Any] = data["meta"]

@@ -59,7 +59,7 @@ class Sample:
 
 @dataclasses.dataclass
 class Row:
-    """One contender's results in one case."""
+    """One contender's results in one case (or one of its runs: see `Plan.row`)."""
 
     contender: str
     note: str = ""
@@ -189,39 +189,34 @@ def measure(
         log: Progress lines.
 
     Returns:
-        The case's rows; a contender whose run does not count keeps its reason.
+        The case's rows, one per run of a contender (interleaved, as the contenders); a run
+        that does not count keeps its reason.
     """
-    plans: dict[str, Plan] = {}
-    rows: dict[str, Row] = {}
+    runs: list[tuple[Contender, Plan, Row, Path]] = []
     for contender in contenders:
-        plan = case.plan(contender)
-        if plan is None:
-            continue
-        directory = workdir / case.name / contender.name
-        for relative, text in plan.files.items():
-            path = directory / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        plans[contender.name] = plan
-        rows[contender.name] = Row(contender.name, plan.note)
-    active = [contender for contender in contenders if contender.name in plans]
+        for plan in case.plans(contender):
+            row = Row(plan.row or contender.name, plan.note)
+            directory = workdir / case.name / row.contender.replace(" ", "-")
+            for relative, text in plan.files.items():
+                path = directory / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            runs.append((contender, plan, row, directory))
     position = 0
     for rep in range(warmup + reps):
-        shift = rep % len(active) if active else 0
-        for contender in active[shift:] + active[:shift]:
-            row, plan = rows[contender.name], plans[contender.name]
+        shift = rep % len(runs) if runs else 0
+        for contender, plan, row, directory in runs[shift:] + runs[:shift]:
             if row.status != "ok":
                 continue
             args = (*BASE_ARGS, *contender.plugin_args, *plan.args)
-            directory = workdir / case.name / contender.name
             outcome = run_pytest(contender.python, args, directory, timeout)
             position += 1
             problem = check(outcome, plan)
             if problem is not None:
                 row.status = "n/a" if plan.unsupported_if_fails else "failed"
                 row.reason = problem
-                log(f"bench: {case.name}: {contender.name}: {row.status}: {problem}")
+                log(f"bench: {case.name}: {row.contender}: {row.status}: {problem}")
             elif rep >= warmup:
                 row.samples.append(sample(outcome, plan, position - 1))
         log(f"bench: {case.name}: run {rep + 1}/{warmup + reps} done")
-    return CaseResult(case, [rows[contender.name] for contender in active])
+    return CaseResult(case, [row for _, _, row, _ in runs])

@@ -3,8 +3,10 @@
 A suite is a function registered with `@suite(name)` that returns its cases for a size scale;
 a case says how many tests it has, what it compares (chart panel, target) and, for each
 contender, the files and pytest arguments of its run (`Plan`), or None where the case does
-not apply to that contender. Adding a suite (issue 8's concurrency suites, say) is one more
-decorated function here. Nothing here runs or times anything.
+not apply to that contender; a contender may also have several runs in a case (one row each,
+as awaitest sequential and concurrent). Adding a suite is one more decorated function here;
+issue 8's concurrency suites are in `suites_concurrent`, registered at the end of this module.
+Nothing here runs or times anything.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Literal
 
 from bench.contenders import Contender
 
-#: Chart panel of a case: overhead ratios vs sync, absolute seconds, or peak memory.
-Kind = Literal["overhead", "seconds", "memory"]
+#: Chart panel of a case: overhead ratios vs sync, absolute seconds, peak memory, or concurrent
+#: runs' ratios vs sequential ones.
+Kind = Literal["overhead", "seconds", "memory", "concurrency"]
 
 TESTS_PER_MODULE = 100
 
@@ -37,6 +40,8 @@ class Plan:
         note: What differs in this run, shown in the table.
         extrapolate: Seconds added to the measured time (sleeps scaled down for speed).
         unsupported_if_fails: A failing run means the feature is missing ("n/a").
+        row: The row's name where a contender has several runs in a case (default: the
+            contender's name).
     """
 
     files: dict[str, str]
@@ -46,6 +51,7 @@ class Plan:
     note: str = ""
     extrapolate: float = 0.0
     unsupported_if_fails: bool = False
+    row: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,16 +63,32 @@ class Case:
         title: What a reader sees in the table.
         tests: How many tests the suite has.
         kind: Chart panel.
-        plan: The run of one contender, or None where the case does not apply.
-        target: awaitest's target ratio vs sync (median wall times), if any.
+        plan: The run of one contender (or its runs, one row each), or None where the case
+            does not apply.
+        target: The subject's target ratio vs the baseline (median wall times), if any.
+        baseline: The row every ratio of the case is against.
+        subject: The row held to the target.
+        peer: The row compared with the subject ("peer / subject", > 1: the subject is faster).
+        peer_target: The least "peer / subject" ratio the subject aims for, if any.
     """
 
     name: str
     title: str
     tests: int
     kind: Kind
-    plan: Callable[[Contender], Plan | None]
+    plan: Callable[[Contender], Plan | tuple[Plan, ...] | None]
     target: float | None = None
+    baseline: str = "sync"
+    subject: str = "awaitest"
+    peer: str = "pytest-asyncio"
+    peer_target: float | None = None
+
+    def plans(self, contender: Contender) -> tuple[Plan, ...]:
+        """Return the runs of `contender` in this case (none where it does not apply)."""
+        plans = self.plan(contender)
+        if plans is None:
+            return ()
+        return plans if isinstance(plans, tuple) else (plans,)
 
 
 SuiteFn = Callable[[int], list[Case]]
@@ -109,6 +131,7 @@ _INI = {
     ),
     "anyio": "[pytest]\n",
     "sync": "[pytest]\n",
+    "cooperative": "[pytest]\n",
 }
 
 _ANYIO_BACKEND = """
@@ -169,7 +192,7 @@ def _trivial(n: int, contender: Contender) -> dict[str, str]:
 
 
 def _plain(make: Callable[[Contender], Plan]) -> Callable[[Contender], Plan | None]:
-    """Return `make` for every contender but the special ones (looptime)."""
+    """Return `make` for every contender but the special ones (looptime, cooperative)."""
 
     def plan(contender: Contender) -> Plan | None:
         return None if contender.special else make(contender)
@@ -286,3 +309,7 @@ def memory(divisor: int) -> list[Case]:
         title = f"peak memory, {n:,} async tests"
         cases.append(Case(f"memory-{size}", title, n, "memory", _plain(make)))
     return cases
+
+
+# Issue 8's suites live in their own module; importing it registers them after the ones above.
+from bench import suites_concurrent  # noqa: E402, F401
