@@ -106,6 +106,22 @@ class Timeouts:
             if in_main and self._can_signal:
                 signal.signal(signal.SIGALRM, self._previous_handler)
 
+    @contextlib.contextmanager
+    def signals_handled(self) -> Iterator[None]:
+        """Handle the deadline signal in the main thread while phases run in other threads.
+
+        Concurrent tests run their phases in threads of their own, while the
+        main thread runs the loop where their code blocks.
+        """
+        if threading.current_thread() is not self._main or not self._can_signal:
+            yield
+            return
+        previous = signal.signal(signal.SIGALRM, self._on_signal)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+
     def _arm(self, phase: _Phase) -> None:
         if phase.job is not None:
             phase.job.cancel()

@@ -221,6 +221,7 @@ class Group:
         guards.task_filter = self._owned_by_current
         exit_stack = self._exit
         exit_stack.enter_context(_protocol.fixture_setups_guarded(self._guard_setup))
+        exit_stack.enter_context(state.timeouts.signals_handled())
         if loop.get_task_factory() is None:
             loop.set_task_factory(self._task_factory)
             exit_stack.callback(self._reset_task_factory)
