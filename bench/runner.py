@@ -1,10 +1,12 @@
 """Running the cases: pytest subprocesses, interleaved, with wall time and peak memory.
 
-Each contender's copy of a case is written to its own directory; then every repetition runs
-the contenders round-robin, the order rotated by one each repetition, so a machine slowing
-down or speeding up mid-run spreads over all of them. A run counts only if pytest exits 0 and
-reports exactly the expected number of tests; otherwise the contender is dropped from the case
-with the reason ("n/a" where the case probes a missing feature). Wall time is the
+Each run of a case (a contender's, or one of a contender's runs: see `Plan.row`) is written
+to its own directory; then every repetition goes through the runs round-robin, the order
+rotated by one each repetition, so a machine slowing down or speeding up mid-run spreads over
+all of them. Children write bytecode caches whatever this process's environment says, as on a
+default Python, so the warm-up compiles the generated modules. A run counts only if pytest
+exits 0 and reports exactly the expected number of tests; otherwise its row is dropped from
+the case with the reason ("n/a" where the case probes a missing feature). Wall time is the
 subprocess's, interpreter start included; the duration pytest reports is kept beside it; peak
 memory is the child's ru_maxrss from os.wait4. Statistics and presentation live in `report`.
 """
@@ -29,8 +31,15 @@ from bench.suites import Case, Plan
 
 #: pytest arguments of every run, before the contender's plugin switches.
 BASE_ARGS = ("-q", "-p", "no:cacheprovider")
-#: Environment variables that would change what the child pytest loads or reports.
-_DROPPED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+#: Environment variables that would change what the child pytest loads or reports, or make
+#: it slower than on a default Python: without bytecode caches, every run compiles the test
+#: modules again and re-does pytest's assertion rewriting of every plugin module.
+_DROPPED_ENV = (
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+    "PYTHONDONTWRITEBYTECODE",
+)
 _SUMMARY = re.compile(r" in (?P<seconds>[\d.]+)s\b")
 _PASSED = re.compile(r"\b(?P<n>\d+) passed\b")
 _COLLECTED = re.compile(r"\b(?P<n>\d+) tests? collected\b")

@@ -2,8 +2,9 @@
 
 Benchmarks are not tests: nothing here checks a time, only that every suite ran under the
 awaitest and sync contenders of this interpreter (`--contenders current:sync,awaitest`:
-no virtualenvs are created), that the
-table, JSON and chart have the promised shape, and that bad options are refused clearly.
+no virtualenvs are created), that the concurrency suites also run under
+pytest-asyncio-cooperative (installed beside the suite), that the table, JSON and chart have
+the promised shape, and that bad options are refused clearly.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.runner import Outcome, check
-from bench.suites import Plan
+from bench import report
+from bench.contenders import SPECS, Contender
+from bench.runner import CaseResult, Outcome, Row, Sample, check
+from bench.suites import SUITES, Case, Plan
+
+from inner import pip_install
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +37,11 @@ QUICK_TITLES = (
     "2 tests sleeping 1 s",
     "peak memory, 10 async tests",
     "peak memory, 100 async tests",
+    "2 tests, async fixture, 0.2 s of asyncio.sleep each",
+    "2 tests, a loopback TCP request answered after 100 ms each",
 )
+#: The concurrency cases' titles: awaitest sequential is their baseline, and sync not in them.
+CONCURRENCY_TITLES = QUICK_TITLES[-2:]
 CASE_NAMES = (
     "trivial",
     "function-fixture",
@@ -42,15 +51,21 @@ CASE_NAMES = (
     "virtual-time",
     "memory-1000",
     "memory-10000",
+    "concurrent-sleep",
+    "concurrent-io",
 )
-#: A measured row: wall, min, pytest's duration, ratio vs sync, peak MiB, then the note.
-NUMBERS = r"\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\dx\s+\d+\.\d"
+#: A measured row: wall, min, pytest's duration, ratio vs the baseline, peak MiB, then the note.
+NUMBERS = r"\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d\d?x\s+\d+\.\d"
 
 
-def bench(*args: str, out: Path) -> subprocess.CompletedProcess[str]:
+def bench(
+    *args: str, out: Path, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m bench ARGS --out OUT` from the repository root."""
     # Nothing from the outer run: its worker id, its current test, options meant for it.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     return subprocess.run(
         [sys.executable, "-m", "bench", *args, "--out", str(out)],
         cwd=ROOT,
@@ -88,7 +103,10 @@ def blocks(stdout: str) -> dict[str, list[str]]:
 def test_quick_run_prints_a_row_per_contender_and_case(
     quick: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
-    """Every case has a sync row (ratio 1.00x) and a measured awaitest row, in table order."""
+    """Every case has a sync row (ratio 1.00x) and a measured awaitest row, in table order.
+
+    The concurrency cases have no sync row: their baseline is awaitest's sequential row.
+    """
     result, _ = quick
     assert result.returncode == 0, result.stdout + result.stderr
     assert "current interpreter; 1 timed run(s) after 0 warm-up" in result.stdout
@@ -98,6 +116,8 @@ def test_quick_run_prints_a_row_per_contender_and_case(
     table = blocks(result.stdout)
     assert list(table) == list(QUICK_TITLES)
     for title, rows in table.items():
+        if title in CONCURRENCY_TITLES:
+            continue  # checked below
         assert rows[0].startswith("  sync "), (title, rows)
         assert re.fullmatch(rf"  sync{NUMBERS}.*", rows[0]), rows[0]
         assert "1.00x" in rows[0]
@@ -130,6 +150,22 @@ def test_virtual_time_is_measured_or_reported_unsupported(
     assert rows[0].endswith("real 0.01 s sleeps, +1.98 s added"), rows[0]
 
 
+def test_concurrency_cases_compare_awaitest_sequential_and_concurrent(
+    quick: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """The concurrency cases show awaitest sequential (1.00x, the baseline) and concurrent.
+
+    Contenders that run tests one by one (sync here) have no row in them.
+    """
+    result, _ = quick
+    table = blocks(result.stdout)
+    for title in CONCURRENCY_TITLES:
+        sequential, concurrent = table[title]
+        assert re.fullmatch(rf"  awaitest{NUMBERS}  sequential \(the baseline\)", sequential)
+        assert "1.00x" in sequential
+        assert re.fullmatch(rf"  awaitest concurrent{NUMBERS}  concurrent=True", concurrent)
+
+
 def test_quick_run_writes_json_markdown_and_chart(
     quick: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
@@ -137,12 +173,14 @@ def test_quick_run_writes_json_markdown_and_chart(
     _, out = quick
     data: dict[str, Any] = json.loads((out / "results.json").read_text())
     assert [case["name"] for case in data["cases"]] == list(CASE_NAMES)
-    assert [case["tests"] for case in data["cases"]] == [20, 20, 20, 20, 100, 2, 10, 100]
+    assert [case["tests"] for case in data["cases"]] == [20, 20, 20, 20, 100, 2, 10, 100, 2, 2]
     assert data["meta"]["reps"] == 1
     assert list(data["meta"]["contenders"]) == ["sync", "awaitest"]
+    baselines = ["sync"] * 8 + ["awaitest"] * 2
+    assert [case["baseline"] for case in data["cases"]] == baselines
     for case in data["cases"]:
         rows = {row["contender"]: row for row in case["rows"]}
-        assert rows["sync"]["stats"]["vs_sync"] == 1.0
+        assert rows[case["baseline"]]["stats"]["vs_baseline"] == 1.0
         for row in rows.values():
             if row["status"] == "ok":
                 assert len(row["samples"]) == 1
@@ -152,7 +190,7 @@ def test_quick_run_writes_json_markdown_and_chart(
                 assert row["reason"]
     markdown = (out / "results.md").read_text()
     assert (
-        "| case | contender | wall s | min s | pytest s | vs sync | peak MiB | note |" in markdown
+        "| case | contender | wall s | min s | pytest s | vs base | peak MiB | note |" in markdown
     )
     png = (out / "bench.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -200,7 +238,7 @@ def test_repetitions_are_interleaved_and_summarised_by_medians(tmp_path: Path) -
     stats = rows["awaitest"]["stats"]
     assert stats["median"] == walls["awaitest"][1]
     assert stats["minimum"] == walls["awaitest"][0]
-    assert stats["vs_sync"] == pytest.approx(walls["awaitest"][1] / walls["sync"][1])
+    assert stats["vs_baseline"] == pytest.approx(walls["awaitest"][1] / walls["sync"][1])
     assert not (tmp_path / "bench.png").exists()
 
 
@@ -210,12 +248,13 @@ def test_repetitions_are_interleaved_and_summarised_by_medians(tmp_path: Path) -
         (
             ("--suites", "trivial,nope"),
             "bench: unknown suite(s) nope in --suites; choose from: trivial, function-fixture, "
-            "session-fixture, sync-installed, collection, virtual-time, memory.",
+            "session-fixture, sync-installed, collection, virtual-time, memory, concurrent-sleep, "
+            "concurrent-io.",
         ),
         (
             ("--contenders", "awaitest,trio"),
             "bench: unknown contender(s) trio in --contenders; choose from: sync, awaitest, "
-            "pytest-asyncio, anyio, pytest-asyncio+looptime.",
+            "pytest-asyncio, anyio, pytest-asyncio+looptime, pytest-asyncio-cooperative.",
         ),
         (
             ("--contenders", "awaitest,pytest-asyncio"),
@@ -301,3 +340,180 @@ def test_a_killed_run_says_so() -> None:
     """A run killed at --timeout is reported as such, not as pytest's exit status."""
     outcome = Outcome(-9, ".", wall=900.2, rss_mb=30.0, timed_out=True)
     assert check(outcome, Plan({}, expected=2)) == "killed after 900 s (--timeout)"
+
+
+def _plans(suite: str, spec_name: str) -> tuple[Plan, ...]:
+    spec = next(spec for spec in SPECS if spec.name == spec_name)
+    contender = Contender.of(spec, sys.executable, {})
+    return SUITES[suite](100)[0].plans(contender)
+
+
+@pytest.mark.parametrize("suite", ["concurrent-sleep", "concurrent-io"])
+def test_concurrency_suites_differ_only_in_how_tests_opt_in(suite: str) -> None:
+    """Both awaitest runs and cooperative's share every file but the test modules' markers.
+
+    The loopback server and the conftest starting it are the same for all (contender-neutral);
+    the contenders that run tests one by one have no run in these cases.
+    """
+    sequential, concurrent = _plans(suite, "awaitest")
+    (cooperative,) = _plans(suite, "pytest-asyncio-cooperative")
+    assert (sequential.row, concurrent.row, cooperative.row) == ("", "awaitest concurrent", "")
+    shared = {"conftest.py", "loopback_server.py"} & set(sequential.files)
+    assert shared == (
+        {"conftest.py", "loopback_server.py"} if suite == "concurrent-io" else {"conftest.py"}
+    )
+    for name in shared:
+        assert sequential.files[name] == concurrent.files[name] == cooperative.files[name]
+    mark = "pytestmark = pytest.mark.awaitest(concurrent=True)\n"
+    module = sequential.files["test_m000.py"]
+    assert concurrent.files["test_m000.py"] == module.replace("\n\n\n", "\n\n" + mark + "\n\n", 1)
+    assert cooperative.files["test_m000.py"].count("@pytest.mark.asyncio_cooperative\n") == 2
+    assert "pytestmark" not in module + cooperative.files["test_m000.py"]
+    for name in ("sync", "pytest-asyncio", "anyio", "pytest-asyncio+looptime"):
+        assert _plans(suite, name) == ()
+    assert _plans("trivial", "pytest-asyncio-cooperative") == ()
+
+
+@pytest.fixture(scope="module")
+def cooperative_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest-asyncio-cooperative, installed beside the suite (not into its environment)."""
+    return pip_install(
+        tmp_path_factory.mktemp("site"), "--no-deps", "pytest-asyncio-cooperative==0.40.0"
+    )
+
+
+def test_cooperative_runs_the_concurrency_suites(cooperative_site: Path, tmp_path: Path) -> None:
+    """pytest-asyncio-cooperative runs the concurrency suites beside awaitest's two runs.
+
+    The table compares it with awaitest's concurrent run ("peer / subject").
+    """
+    contenders = "current:sync,awaitest,pytest-asyncio-cooperative"
+    result = bench(
+        "--quick",
+        "--contenders",
+        contenders,
+        "--suites",
+        "concurrent-sleep,concurrent-io,trivial",
+        "--no-chart",
+        out=tmp_path,
+        pythonpath=cooperative_site,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pytest-asyncio-cooperative 0.40.0" in result.stdout
+    table = blocks(result.stdout)
+    for title in CONCURRENCY_TITLES:
+        rows = table[title]
+        assert [row.split("  ")[1].strip() for row in rows[:3]] == [
+            "awaitest",
+            "awaitest concurrent",
+            "pytest-asyncio-cooperative",
+        ]
+        assert re.fullmatch(
+            rf"  pytest-asyncio-cooperative{NUMBERS}  @pytest.mark.asyncio_cooperative", rows[2]
+        ), rows[2]
+        assert re.fullmatch(
+            r"  pytest-asyncio-cooperative / awaitest concurrent: \d+\.\d\dx", rows[3]
+        ), rows[3]
+        assert len(rows) == 4
+    # Cooperative applies to the concurrency suites only.
+    assert [row.split()[0] for row in table["20 trivial async tests"]] == ["sync", "awaitest"]
+
+
+def _result(case: Case, medians: dict[str, float]) -> CaseResult:
+    rows = [Row(name, samples=[Sample(wall, None, 40.0, 0)]) for name, wall in medians.items()]
+    return CaseResult(case, rows)
+
+
+IO_CASE = Case(
+    "concurrent-io",
+    "100 tests, a loopback TCP request answered after 100 ms each",
+    100,
+    "concurrency",
+    lambda _: None,
+    0.05,
+    baseline="awaitest",
+    subject="awaitest concurrent",
+    peer="pytest-asyncio-cooperative",
+    peer_target=1.0,
+)
+
+
+@pytest.mark.parametrize(
+    ("concurrent", "cooperative", "verdict", "comparison"),
+    [
+        (
+            0.5,
+            0.6,
+            "0.050x  target <= 0.05x (20x faster): met",
+            "1.20x; target >= 1.00x: met",
+        ),
+        (
+            0.7,
+            0.56,
+            "0.070x  target <= 0.05x (20x faster): MISSED",
+            "0.80x; target >= 1.00x: MISSED",
+        ),
+    ],
+)
+def test_concurrency_targets_are_judged_against_the_baseline_and_the_peer(
+    concurrent: float, cooperative: float, verdict: str, comparison: str
+) -> None:
+    """The subject's ratio is to the case's baseline; the peer line says if it is no slower."""
+    medians = {
+        "awaitest": 10.0,
+        "awaitest concurrent": concurrent,
+        "pytest-asyncio-cooperative": cooperative,
+    }
+    lines = report.table([_result(IO_CASE, medians)]).splitlines()
+    rows = lines[lines.index(IO_CASE.title) + 1 :]
+    assert re.fullmatch(r"  awaitest\s+10\.00 .* 1\.00x .*", rows[0]), rows[0]
+    assert rows[1].startswith("  awaitest concurrent ")
+    assert rows[1].endswith(verdict.replace("  ", "     40.0  ", 1)), rows[1]
+    assert rows[3] == f"  pytest-asyncio-cooperative / awaitest concurrent: {comparison}"
+    markdown = report.markdown([_result(IO_CASE, medians)])
+    ratio, _, note = comparison.partition("; ")
+    assert (
+        f"| {IO_CASE.title} | pytest-asyncio-cooperative / awaitest concurrent | | | | {ratio} "
+        f"| | {note} |"
+    ) in markdown
+
+
+def test_results_written_before_the_concurrency_cases_still_replot() -> None:
+    """An older results.json still replots: its cases are against sync, as every case was then.
+
+    Without a case's baseline, subject and peer, they are sync, awaitest and pytest-asyncio.
+    """
+    old = {
+        "meta": {},
+        "cases": [
+            {
+                "name": "trivial",
+                "title": "20 trivial async tests",
+                "tests": 20,
+                "kind": "overhead",
+                "target": None,
+                "rows": [
+                    {
+                        "contender": name,
+                        "note": "",
+                        "status": "ok",
+                        "reason": "",
+                        "samples": [
+                            {"wall": wall, "pytest_seconds": None, "rss_mb": 40.0, "position": 0}
+                        ],
+                    }
+                    for name, wall in (("sync", 1.0), ("awaitest", 1.2), ("pytest-asyncio", 1.5))
+                ],
+            }
+        ],
+    }
+    (result,), _ = report.from_json(json.dumps(old))
+    case = result.case
+    assert (case.baseline, case.subject, case.peer, case.peer_target) == (
+        "sync",
+        "awaitest",
+        "pytest-asyncio",
+        None,
+    )
+    assert report.stats(result, result.rows[1]).vs_baseline == pytest.approx(1.2)
+    assert report.peer_ratio(result) == pytest.approx(1.25)
