@@ -10,6 +10,7 @@ which must not create environments). Nothing here times anything.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -236,7 +237,13 @@ def _venv(directory: Path, requirements: list[str], log: Callable[[str], None]) 
     bin_dir = "Scripts" if os.name == "nt" else "bin"
     python = directory / bin_dir / ("python.exe" if os.name == "nt" else "python")
     stamp = directory / "bench-requirements.txt"
-    key = "\n".join([sys.version, *requirements]) + "\n"
+    # An editable install follows its directory; a copied one is stale once its files change.
+    previous = ["", *requirements[:-1]]
+    lines = [
+        item if before == "-e" else _fingerprint(item)
+        for item, before in zip(requirements, previous, strict=True)
+    ]
+    key = "\n".join([sys.version, *lines]) + "\n"
     if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == key:
         return python
     log(f"bench: creating {directory} ({' '.join(requirements)})")
@@ -261,6 +268,26 @@ def _venv(directory: Path, requirements: list[str], log: Callable[[str], None]) 
             raise BenchError(msg)
     stamp.write_text(key, encoding="utf-8")
     return python
+
+
+def _fingerprint(requirement: str) -> str:
+    """Return the requirement, with a digest of its files if it is a local directory.
+
+    A directory (an exported commit, say) installed non-editable is copied into the
+    environment: when its files change, the environment must be created again, though the
+    requirement reads the same.
+    """
+    path = Path(requirement)
+    if not path.is_dir():
+        return requirement
+    digest = hashlib.sha256()
+    for file in sorted(path.rglob("*")):
+        if file.is_file():
+            stat = file.stat()
+            digest.update(
+                f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
+            )
+    return f"{requirement} (files {digest.hexdigest()[:16]})"
 
 
 _VERSIONS = """

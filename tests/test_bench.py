@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from bench import report
-from bench.contenders import SPECS, Contender
+from bench.contenders import SPECS, Contender, _fingerprint
 from bench.runner import CaseResult, Outcome, Row, Sample, check
 from bench.suites import SUITES, Case, Plan
 
@@ -517,3 +517,18 @@ def test_results_written_before_the_concurrency_cases_still_replot() -> None:
     )
     assert report.stats(result, result.rows[1]).vs_baseline == pytest.approx(1.2)
     assert report.peer_ratio(result) == pytest.approx(1.25)
+
+
+def test_a_copied_directory_requirement_is_reinstalled_when_its_files_change(
+    tmp_path: Path,
+) -> None:
+    """--awaitest DIR reads the same after DIR changes: the environment's key has its digest."""
+    (tmp_path / "src").mkdir()
+    module = tmp_path / "src" / "module.py"
+    module.write_text("x = 1\n")
+    before = _fingerprint(str(tmp_path))
+    assert re.fullmatch(rf"{re.escape(str(tmp_path))} \(files [0-9a-f]{{16}}\)", before)
+    assert _fingerprint(str(tmp_path)) == before
+    module.write_text("x = 22\n")
+    assert _fingerprint(str(tmp_path)) != before
+    assert _fingerprint("pytest-asyncio==1.5.0") == "pytest-asyncio==1.5.0"
