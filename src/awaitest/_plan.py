@@ -35,6 +35,9 @@ FACTORY_PARAM: Final = "_awaitest_loop_factory"
 #: Union-find key of a class's async setup_class/teardown_class.
 XUNIT_CLASS: Final = "xunit-class"
 
+#: Union-find key joining the concurrent tests of one parent (module or class).
+CONCURRENT: Final = "concurrent tests of"
+
 #: Class attribute `_xunit` sets on classes whose setup_class/teardown_class are async.
 XUNIT_FLAG: Final = "__awaitest_async_class_hooks__"
 
@@ -242,8 +245,8 @@ class Planner:
             and options.loop_scope != "function"
             and (settings.concurrent if options.concurrent is None else options.concurrent)
         )
-        if concurrent and loop_scope in (None, "function"):
-            loop_scope = "class" if isinstance(item.parent, pytest.Class) else "module"
+        if concurrent and loop_scope == "function":
+            loop_scope = None  # the session's default: concurrent tests share a loop
         pin = None if loop_scope is None else _compat.fixture_scope_node(item, loop_scope, None)
         callspec = getattr(item, "callspec", None)
         factory = callspec.params.get(FACTORY_PARAM) if callspec is not None else None
@@ -253,7 +256,8 @@ class Planner:
             kind,
             claimed,
             foreign,
-            pin or item,
+            # Concurrent tests share at least their parent's loop (more if wide fixtures need).
+            pin or (item.parent if concurrent else item),
             factory,
             error,
             sync_marked,
@@ -291,6 +295,10 @@ class Planner:
             groups.add(item, plan.owner)
             if pin is None:
                 auto_items.append(item)
+                if plan.concurrent:  # one loop for every concurrent test of a parent
+                    together = (CONCURRENT, item.parent)
+                    groups.add(together, item.parent)
+                    groups.union(item, together)
             for fixturedef in _compat.closure_fixturedefs(item):
                 spec = self.spec(fixturedef)
                 if not self.runs_fixture(spec):
