@@ -1,0 +1,603 @@
+"""Concurrent tests (issue 8): opting in, bad values, and each test's own fixtures.
+
+Overlap is proved, never timed: inner tests wait in a `Meeting` that lets
+them through only once all of them wait in it, so tests run one by one
+would fail it (after a bounded wait, so a regression fails fast instead of
+hanging). Tests that must not overlap log their start and end, and the
+outer test checks nothing else happened in between. Reports, output and
+failures of concurrent tests are in test_concurrent_reports.py; tests that
+run alone, the concurrency cap, stopping early, xdist and Ctrl-C in
+test_concurrent_alone.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from inner import REC, read_log
+
+Run = Callable[..., pytest.RunResult]
+
+#: Module `meet`: `Meeting(n)` lets its callers through once `n` of them wait in it, so the
+#: tests that pass through it overlapped. A test that waits `timeout` seconds in vain fails
+#: with "only <k> of <n> tests met". `Peak` counts how many tests run at the same moment.
+MEET = """
+import asyncio
+
+
+class Meeting:
+    def __init__(self, n, timeout=5.0):
+        self.n = n
+        self.timeout = timeout
+        self.arrived = 0
+        self.event = asyncio.Event()
+
+    async def __call__(self):
+        self.arrived += 1
+        if self.arrived >= self.n:
+            self.event.set()
+        try:
+            await asyncio.wait_for(self.event.wait(), self.timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"only {self.arrived} of {self.n} tests met") from None
+
+
+class Peak:
+    def __init__(self):
+        self.now = 0
+        self.most = 0
+
+    def enter(self):
+        self.now += 1
+        self.most = max(self.most, self.now)
+
+    def leave(self):
+        self.now -= 1
+"""
+
+#: Three tests that pass only if they overlap, each noting its start and end.
+THREE_MEET = """
+    async def test_a({self}):
+        note("start a")
+        await meeting()
+        note("end a")
+
+    async def test_b({self}):
+        note("start b")
+        await meeting()
+        note("end b")
+
+    async def test_c({self}):
+        note("start c")
+        await meeting()
+        note("end c")
+"""
+
+
+#: The start of every test_suite.py `write_suite` writes.
+SUITE_IMPORTS = """import asyncio
+
+import pytest
+
+from meet import Meeting, Peak
+from rec import note
+"""
+
+
+def assert_alone(log: list[str], name: str) -> None:
+    """Assert the test `name` started and ended with nothing else noted in between."""
+    start = log.index(f"start {name}")
+    assert log[start + 1] == f"end {name}", log
+
+
+def write_suite(pytester: pytest.Pytester, header: str, body: str, **files: str) -> None:
+    """Write `rec`, `meet` and test_suite.py: `header`, then the dedented `body`."""
+    pytester.makepyfile(rec=REC, meet=MEET, **files)
+    pytester.makepyfile(test_suite=SUITE_IMPORTS + header + "\n" + body)
+
+
+# -- opting in ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("way", ["test", "class", "module", "ini", "pyproject"])
+def test_every_way_of_opting_in_runs_the_tests_together(
+    pytester: pytest.Pytester, run: Run, way: str
+) -> None:
+    """The marker on each test, a class or a module, or awaitest_concurrent: tests overlap."""
+    marker = "@pytest.mark.awaitest(concurrent=True)"
+    body = THREE_MEET.format(self="")
+    header = "meeting = Meeting(3)\n"
+    if way == "test":
+        body = body.replace("    async def", f"    {marker}\n    async def")
+    elif way == "class":
+        body = f"{marker}\nclass TestSuite:\n" + THREE_MEET.format(self="self")
+    elif way == "module":
+        header += "pytestmark = pytest.mark.awaitest(concurrent=True)\n"
+    elif way == "ini":
+        pytester.makeini("[pytest]\nawaitest_concurrent = true\n")
+    else:
+        pytester.makepyprojecttoml('[tool.pytest.ini_options]\nawaitest_concurrent = "true"\n')
+    if way != "class":
+        body = body.replace("\n    ", "\n")
+    write_suite(pytester, header, body)
+    result = run("-v")
+    result.assert_outcomes(passed=3)
+    assert sorted(read_log(pytester)[:3]) == ["start a", "start b", "start c"]
+
+
+def test_without_opting_in_tests_run_one_by_one(pytester: pytest.Pytester, run: Run) -> None:
+    """The control: on one loop but not opted in, the first two tests wait in vain."""
+    header = "meeting = Meeting(3, timeout=0.2)\n"
+    header += "pytestmark = pytest.mark.awaitest(loop_scope='module')\n"
+    write_suite(pytester, header, THREE_MEET.format(self="").replace("\n    ", "\n"))
+    result = run()
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: only 1 of 3 tests met", "*only 2 of 3*"])
+    assert read_log(pytester) == ["start a", "start b", "start c", "end c"]
+
+
+@pytest.mark.parametrize("where", ["test", "class"])
+def test_concurrent_false_opts_out_of_the_ini_key(
+    pytester: pytest.Pytester, run: Run, where: str
+) -> None:
+    """concurrent=False on a test or class beats awaitest_concurrent = true: it runs alone."""
+    pytester.makeini("[pytest]\nawaitest_concurrent = true\n")
+    if where == "test":
+        alone = """
+@pytest.mark.awaitest(concurrent=False)
+async def test_alone():
+    note("start alone")
+    await asyncio.sleep(0.05)
+    note("end alone")
+"""
+    else:
+        alone = """
+@pytest.mark.awaitest(concurrent=False)
+class TestAlone:
+    async def test_alone(self):
+        note("start alone")
+        await asyncio.sleep(0.05)
+        note("end alone")
+"""
+    body = f"""
+async def test_a():
+    note("start a")
+    await first()
+    note("end a")
+
+
+async def test_b():
+    note("start b")
+    await first()
+    note("end b")
+
+
+{alone}
+
+
+async def test_c():
+    note("start c")
+    await second()
+    note("end c")
+
+
+async def test_d():
+    note("start d")
+    await second()
+    note("end d")
+"""
+    write_suite(pytester, "first, second = Meeting(2), Meeting(2)\n", body)
+    result = run()
+    result.assert_outcomes(passed=5)
+    log = read_log(pytester)
+    assert_alone(log, "alone")
+    assert (
+        log.index("end b")
+        < log.index("start alone")
+        < log.index("end alone")
+        < log.index("start c")
+    )
+
+
+# -- user mistakes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "nodeid"),
+    [
+        ("test", "'yes'", "test_suite.py::test_it"),
+        ("class", "1", "test_suite.py::TestIt::test_it"),
+        ("module", "'true'", "test_suite.py::test_it"),
+    ],
+)
+def test_concurrent_must_be_true_or_false(
+    pytester: pytest.Pytester, run: Run, where: str, value: str, nodeid: str
+) -> None:
+    """A non-bool concurrent= is a setup error of each test it applies to, pinned."""
+    marker = f"pytest.mark.awaitest(concurrent={value})"
+    if where == "test":
+        source = f"@{marker}\nasync def test_it():\n    pass\n"
+    elif where == "class":
+        source = f"@{marker}\nclass TestIt:\n    async def test_it(self):\n        pass\n"
+    else:
+        source = f"pytestmark = {marker}\n\n\nasync def test_it():\n    pass\n"
+    pytester.makepyfile(test_suite="import pytest\n\n\n" + source)
+    result = run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of *test_it _*",
+            f"{nodeid}: @pytest.mark.awaitest(concurrent={value}) must be True or False.",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        (
+            "awaitest_concurrent = maybe",
+            "awaitest_concurrent: invalid value 'maybe'; expected true or false.",
+        ),
+        (
+            "awaitest_max_concurrency = 0",
+            "awaitest_max_concurrency: invalid value '0'; expected a whole number of tests, 1 or "
+            "more (default 100; set it in the ini file).",
+        ),
+        (
+            "awaitest_max_concurrency = lots",
+            "awaitest_max_concurrency: invalid value 'lots'; expected a whole number of tests, 1 "
+            "or more (default 100; set it in the ini file).",
+        ),
+    ],
+    ids=["concurrent-maybe", "max-0", "max-lots"],
+)
+def test_bad_ini_value_is_a_usage_error(
+    pytester: pytest.Pytester, run: Run, ini: str, message: str
+) -> None:
+    """An unusable concurrency ini value stops the run before collection, with its message."""
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(test_suite="async def test_it():\n    pass\n")
+    result = run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_concurrent_with_a_function_loop_scope_is_an_error(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """Tests on a loop of their own cannot run together: the marker contradicts itself."""
+    pytester.makepyfile(
+        test_suite="""
+        import pytest
+
+
+        @pytest.mark.awaitest(concurrent=True, loop_scope="function")
+        async def test_it():
+            pass
+
+
+        async def test_next():
+            pass
+        """
+    )
+    result = run()
+    result.assert_outcomes(errors=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_it _*",
+            "test_suite.py::test_it: @pytest.mark.awaitest(concurrent=True, "
+            "loop_scope='function') contradicts itself: concurrent tests run together on the "
+            "loop of their module or class. Remove loop_scope, or concurrent.",
+        ]
+    )
+
+
+def test_concurrent_marker_on_a_sync_test_is_an_error(pytester: pytest.Pytester, run: Run) -> None:
+    """The marker on a sync test itself is the usual misuse error: nothing would run."""
+    pytester.makepyfile(
+        test_suite="""
+        import pytest
+
+
+        @pytest.mark.awaitest(concurrent=True)
+        def test_sync():
+            pass
+        """
+    )
+    result = run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_sync _*",
+            "test_suite.py::test_sync: is marked @pytest.mark.awaitest but is a sync function, "
+            "so there is nothing for awaitest to run. Make the test 'async def', or remove the "
+            "marker.",
+        ]
+    )
+
+
+@pytest.mark.parametrize("way", ["module", "class", "ini"])
+def test_sync_tests_under_a_wider_opt_in_run_as_usual(
+    pytester: pytest.Pytester, run: Run, way: str
+) -> None:
+    """A module/class marker or the ini key covering sync tests is fine: they run alone."""
+    marker = "pytest.mark.awaitest(concurrent=True)"
+    header = "first, second = Meeting(2), Meeting(2)\n"
+    if way == "module":
+        header += f"pytestmark = {marker}\n"
+    elif way == "ini":
+        pytester.makeini("[pytest]\nawaitest_concurrent = true\n")
+    body = """
+    async def test_a(self):
+        note("start a")
+        await first()
+        note("end a")
+
+    async def test_b(self):
+        note("start b")
+        await first()
+        note("end b")
+
+    def test_sync(self):
+        note("start sync")
+        note("end sync")
+
+    async def test_c(self):
+        note("start c")
+        await second()
+        note("end c")
+
+    async def test_d(self):
+        note("start d")
+        await second()
+        note("end d")
+    """
+    body = (f"@{marker}\n" if way == "class" else "") + "class TestSuite:\n" + body
+    write_suite(pytester, header, body)
+    result = run()
+    result.assert_outcomes(passed=5)
+    log = read_log(pytester)
+    assert_alone(log, "sync")
+    assert log.index("end b") < log.index("start sync")
+    assert log.index("end sync") < log.index("start c")
+
+
+# -- each test's own fixtures ------------------------------------------------------------
+
+
+def test_function_fixtures_are_each_tests_own(pytester: pytest.Pytester, run: Run) -> None:
+    """Sync and async, plain and generator, parametrized fixtures, request, tmp_path: own."""
+    body = """
+@pytest.fixture
+def plain(request):
+    return request.node.name
+
+
+@pytest.fixture
+def gen(request):
+    note("gen up", request.node.name)
+    yield request.node.name
+    note("gen down", request.node.name)
+
+
+@pytest.fixture
+async def aplain(request):
+    await asyncio.sleep(0)
+    return request.node.name
+
+
+@pytest.fixture
+async def agen(request):
+    note("agen up", request.node.name)
+    await asyncio.sleep(0)
+    yield request.node.name
+    await asyncio.sleep(0)
+    note("agen down", request.node.name)
+
+
+@pytest.fixture(params=["x", "y"])
+async def letter(request):
+    await asyncio.sleep(0)
+    return request.param
+
+
+@pytest.mark.parametrize("n", [1, 2])
+async def test_own(n, letter, plain, gen, aplain, agen, request, tmp_path):
+    name = request.node.name
+    assert name == f"test_own[{letter}-{n}]"
+    (tmp_path / "mine").write_text(name)
+    await meeting()
+    assert plain == gen == aplain == agen == request.node.name == name
+    assert request.node.callspec.params == {"n": n, "letter": letter}
+    assert (tmp_path / "mine").read_text() == name
+    note("end", name, tmp_path.name)
+"""
+    header = "meeting = Meeting(4)\npytestmark = pytest.mark.awaitest(concurrent=True)\n"
+    write_suite(pytester, header, body)
+    result = run()
+    result.assert_outcomes(passed=4)
+    log = read_log(pytester)
+    names = [f"test_own[{letter}-{n}]" for letter in "xy" for n in (1, 2)]
+    for name in names:
+        for line in ("gen up", "gen down", "agen up", "agen down"):
+            assert log.count(f"{line} {name}") == 1, (line, name, log)
+        # Each test's teardown runs after its own body ended, however they interleave.
+        assert log.index(f"gen down {name}") > log.index(f"agen down {name}")
+    ends = [line.split() for line in log if line.startswith("end ")]
+    assert sorted(name for _end, name, _tmp in ends) == sorted(names)
+    assert len({tmp for _end, _name, tmp in ends}) == 4
+
+
+def test_each_test_has_its_own_class_instance(pytester: pytest.Pytester, run: Run) -> None:
+    """Tests of a class get one instance each: attributes set in a fixture stay theirs."""
+    body = """
+@pytest.mark.awaitest(concurrent=True)
+class TestInstances:
+    @pytest.fixture(autouse=True)
+    async def own(self, request):
+        self.name = request.node.name
+        await asyncio.sleep(0)
+        yield
+        note("teardown", self.name, request.node.name, id(self))
+
+    async def test_x(self, request):
+        assert request.instance is self
+        await meeting()
+        assert self.name == "test_x"
+
+    async def test_y(self, request):
+        assert request.instance is self
+        await meeting()
+        assert self.name == "test_y"
+
+    async def test_z(self, request):
+        assert request.instance is self
+        await meeting()
+        assert self.name == "test_z"
+"""
+    write_suite(pytester, "meeting = Meeting(3)\n", body)
+    result = run()
+    result.assert_outcomes(passed=3)
+    teardowns = [line.split() for line in read_log(pytester)]
+    assert sorted((mine, node) for _t, mine, node, _id in teardowns) == [
+        ("test_x", "test_x"),
+        ("test_y", "test_y"),
+        ("test_z", "test_z"),
+    ]
+    assert len({instance for *_rest, instance in teardowns}) == 3
+
+
+WIDE_CONFTEST = """
+import asyncio
+
+import pytest
+
+from rec import note
+
+
+@pytest.fixture(scope="session")
+async def sess():
+    note("sess up")
+    await asyncio.sleep(0.05)  # the other tests ask for it meanwhile
+    yield asyncio.get_running_loop()
+    await asyncio.sleep(0)
+    note("sess down")
+
+
+@pytest.fixture(scope="module")
+async def mod(sess, request):
+    name = request.module.__name__
+    note("mod up", name)
+    await asyncio.sleep(0.05)
+    yield name
+    await asyncio.sleep(0)
+    note("mod down", name)
+
+
+@pytest.fixture(scope="module")
+def sync_mod(request):
+    note("sync_mod up", request.module.__name__)
+    yield
+    note("sync_mod down", request.module.__name__)
+"""
+
+WIDE_TESTS = """
+import asyncio
+
+import pytest
+
+from meet import Meeting
+from rec import note
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+meeting = Meeting(3)
+
+
+async def test_a(mod, sync_mod, sess):
+    await meeting()
+    assert mod == __name__
+    note("end a", __name__)
+
+
+async def test_b(sess, sync_mod, mod):
+    await meeting()
+    assert mod == __name__
+    note("end b", __name__)
+
+
+async def test_c(mod):
+    await meeting()
+    note("end c", __name__)
+"""
+
+
+def test_wider_fixtures_are_set_up_once_and_torn_down_after_every_test(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """Module and session fixtures two tests need at once: set up once, shared, torn down once.
+
+    The session fixture serves two modules; each module's fixtures tear down after its
+    own tests, the session's after everything. (Two independent module fixtures may
+    finish their setups in either order while tests overlap; each is torn down in the
+    reverse order of its setup's end, as pytest does.)
+    """
+    pytester.makepyfile(rec=REC, meet=MEET, conftest=WIDE_CONFTEST)
+    pytester.makepyfile(test_one=WIDE_TESTS, test_two=WIDE_TESTS)
+    result = run()
+    result.assert_outcomes(passed=6)
+    log = read_log(pytester)
+    assert log[0] == "sess up"
+    assert log[-1] == "sess down"
+    middle = log[1:-1]
+    assert len(middle) == 14
+    for part, module in ((middle[:7], "test_one"), (middle[7:], "test_two")):
+        assert sorted(part[:2]) == [f"mod up {module}", f"sync_mod up {module}"]
+        assert sorted(part[2:5]) == [f"end {test} {module}" for test in "abc"]
+        assert sorted(part[5:]) == [f"mod down {module}", f"sync_mod down {module}"]
+
+
+def test_each_test_has_its_own_context(pytester: pytest.Pytester, run: Run) -> None:
+    """Context variables a test or its fixture sets are seen by that test only."""
+    body = """
+import contextvars
+
+var = contextvars.ContextVar("var", default="unset")
+pytestmark = pytest.mark.awaitest(concurrent=True)
+
+
+@pytest.fixture
+async def from_fixture(request):
+    var.set("fixture of " + request.node.name)
+    yield
+    assert var.get() == "fixture of " + request.node.name
+
+
+async def test_a(from_fixture):
+    assert var.get() == "fixture of test_a"
+    var.set("a")
+    await meeting()
+    assert var.get() == "a"
+
+
+async def test_b(from_fixture):
+    assert var.get() == "fixture of test_b"
+    await meeting()
+    assert var.get() == "fixture of test_b"
+
+
+async def test_c():
+    var.set("c")
+    await meeting()
+    assert var.get() == "c"
+
+
+async def test_d():
+    await meeting()
+    assert var.get() == "unset"
+"""
+    write_suite(pytester, "meeting = Meeting(4)\n", body)
+    result = run()
+    result.assert_outcomes(passed=4)
