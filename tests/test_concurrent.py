@@ -1,17 +1,19 @@
-"""Concurrent tests (issue 8): opting in, bad values, and each test's own fixtures.
+"""Concurrent tests (issue 8): every way of opting in, and every mistake pinned.
 
 Overlap is proved, never timed: inner tests wait in a `Meeting` that lets
 them through only once all of them wait in it, so tests run one by one
 would fail it (after a bounded wait, so a regression fails fast instead of
 hanging). Tests that must not overlap log their start and end, and the
-outer test checks nothing else happened in between. Reports, output and
-failures of concurrent tests are in test_concurrent_reports.py; tests that
-run alone, the concurrency cap, stopping early, xdist and Ctrl-C in
-test_concurrent_alone.py.
+outer test checks nothing else happened in between. Elsewhere: fixtures in
+test_concurrent_fixtures.py; reports and output in test_concurrent_reports.py;
+timeouts and guards in test_concurrent_failures.py; tests that run alone and
+the cap in test_concurrent_alone.py; sequential neighbours, -x, Ctrl-C and
+xdist in test_concurrent_session.py.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -85,6 +87,28 @@ from meet import Meeting, Peak
 from rec import note
 """
 
+#: Opts the whole inner module in.
+CONCURRENT = "pytestmark = pytest.mark.awaitest(concurrent=True)\n"
+
+#: `finished(name)` is an event set when the test `name` ends: later tests set it, so
+#: earlier ones finish last.
+CHAIN = """
+ENDED = {}
+
+
+def finished(name):
+    return ENDED.setdefault(name, asyncio.Event())
+"""
+
+
+#: A `-v` result line: nodeid, outcome (and reason), percentage.
+VERBOSE = re.compile(r"(test_suite\.py::\S+ (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS).*?)\s+\[")
+
+
+def verbose_lines(result: pytest.RunResult) -> list[str]:
+    """The `-v` result lines (nodeid and outcome), as printed, without the percentages."""
+    return [m.group(1) for line in result.stdout.lines if (m := VERBOSE.match(line))]
+
 
 def assert_alone(log: list[str], name: str) -> None:
     """Assert the test `name` started and ended with nothing else noted in between."""
@@ -93,7 +117,7 @@ def assert_alone(log: list[str], name: str) -> None:
 
 
 def write_suite(pytester: pytest.Pytester, header: str, body: str, **files: str) -> None:
-    """Write `rec`, `meet` and test_suite.py: `header`, then the dedented `body`."""
+    """Write `rec`, `meet`, `files` and test_suite.py: imports, `header`, then `body`."""
     pytester.makepyfile(rec=REC, meet=MEET, **files)
     pytester.makepyfile(test_suite=SUITE_IMPORTS + header + "\n" + body)
 
@@ -363,241 +387,3 @@ def test_sync_tests_under_a_wider_opt_in_run_as_usual(
     assert_alone(log, "sync")
     assert log.index("end b") < log.index("start sync")
     assert log.index("end sync") < log.index("start c")
-
-
-# -- each test's own fixtures ------------------------------------------------------------
-
-
-def test_function_fixtures_are_each_tests_own(pytester: pytest.Pytester, run: Run) -> None:
-    """Sync and async, plain and generator, parametrized fixtures, request, tmp_path: own."""
-    body = """
-@pytest.fixture
-def plain(request):
-    return request.node.name
-
-
-@pytest.fixture
-def gen(request):
-    note("gen up", request.node.name)
-    yield request.node.name
-    note("gen down", request.node.name)
-
-
-@pytest.fixture
-async def aplain(request):
-    await asyncio.sleep(0)
-    return request.node.name
-
-
-@pytest.fixture
-async def agen(request):
-    note("agen up", request.node.name)
-    await asyncio.sleep(0)
-    yield request.node.name
-    await asyncio.sleep(0)
-    note("agen down", request.node.name)
-
-
-@pytest.fixture(params=["x", "y"])
-async def letter(request):
-    await asyncio.sleep(0)
-    return request.param
-
-
-@pytest.mark.parametrize("n", [1, 2])
-async def test_own(n, letter, plain, gen, aplain, agen, request, tmp_path):
-    name = request.node.name
-    assert name == f"test_own[{letter}-{n}]"
-    (tmp_path / "mine").write_text(name)
-    await meeting()
-    assert plain == gen == aplain == agen == request.node.name == name
-    assert request.node.callspec.params == {"n": n, "letter": letter}
-    assert (tmp_path / "mine").read_text() == name
-    note("end", name, tmp_path.name)
-"""
-    header = "meeting = Meeting(4)\npytestmark = pytest.mark.awaitest(concurrent=True)\n"
-    write_suite(pytester, header, body)
-    result = run()
-    result.assert_outcomes(passed=4)
-    log = read_log(pytester)
-    names = [f"test_own[{letter}-{n}]" for letter in "xy" for n in (1, 2)]
-    for name in names:
-        for line in ("gen up", "gen down", "agen up", "agen down"):
-            assert log.count(f"{line} {name}") == 1, (line, name, log)
-        # Each test's teardown runs after its own body ended, however they interleave.
-        assert log.index(f"gen down {name}") > log.index(f"agen down {name}")
-    ends = [line.split() for line in log if line.startswith("end ")]
-    assert sorted(name for _end, name, _tmp in ends) == sorted(names)
-    assert len({tmp for _end, _name, tmp in ends}) == 4
-
-
-def test_each_test_has_its_own_class_instance(pytester: pytest.Pytester, run: Run) -> None:
-    """Tests of a class get one instance each: attributes set in a fixture stay theirs."""
-    body = """
-@pytest.mark.awaitest(concurrent=True)
-class TestInstances:
-    @pytest.fixture(autouse=True)
-    async def own(self, request):
-        self.name = request.node.name
-        await asyncio.sleep(0)
-        yield
-        note("teardown", self.name, request.node.name, id(self))
-
-    async def test_x(self, request):
-        assert request.instance is self
-        await meeting()
-        assert self.name == "test_x"
-
-    async def test_y(self, request):
-        assert request.instance is self
-        await meeting()
-        assert self.name == "test_y"
-
-    async def test_z(self, request):
-        assert request.instance is self
-        await meeting()
-        assert self.name == "test_z"
-"""
-    write_suite(pytester, "meeting = Meeting(3)\n", body)
-    result = run()
-    result.assert_outcomes(passed=3)
-    teardowns = [line.split() for line in read_log(pytester)]
-    assert sorted((mine, node) for _t, mine, node, _id in teardowns) == [
-        ("test_x", "test_x"),
-        ("test_y", "test_y"),
-        ("test_z", "test_z"),
-    ]
-    assert len({instance for *_rest, instance in teardowns}) == 3
-
-
-WIDE_CONFTEST = """
-import asyncio
-
-import pytest
-
-from rec import note
-
-
-@pytest.fixture(scope="session")
-async def sess():
-    note("sess up")
-    await asyncio.sleep(0.05)  # the other tests ask for it meanwhile
-    yield asyncio.get_running_loop()
-    await asyncio.sleep(0)
-    note("sess down")
-
-
-@pytest.fixture(scope="module")
-async def mod(sess, request):
-    name = request.module.__name__
-    note("mod up", name)
-    await asyncio.sleep(0.05)
-    yield name
-    await asyncio.sleep(0)
-    note("mod down", name)
-
-
-@pytest.fixture(scope="module")
-def sync_mod(request):
-    note("sync_mod up", request.module.__name__)
-    yield
-    note("sync_mod down", request.module.__name__)
-"""
-
-WIDE_TESTS = """
-import asyncio
-
-import pytest
-
-from meet import Meeting
-from rec import note
-
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(3)
-
-
-async def test_a(mod, sync_mod, sess):
-    await meeting()
-    assert mod == __name__
-    note("end a", __name__)
-
-
-async def test_b(sess, sync_mod, mod):
-    await meeting()
-    assert mod == __name__
-    note("end b", __name__)
-
-
-async def test_c(mod):
-    await meeting()
-    note("end c", __name__)
-"""
-
-
-def test_wider_fixtures_are_set_up_once_and_torn_down_after_every_test(
-    pytester: pytest.Pytester, run: Run
-) -> None:
-    """Module and session fixtures two tests need at once: set up once, shared, torn down once.
-
-    The session fixture serves two modules; each module's fixtures tear down after its
-    own tests, the session's after everything. (Two independent module fixtures may
-    finish their setups in either order while tests overlap; each is torn down in the
-    reverse order of its setup's end, as pytest does.)
-    """
-    pytester.makepyfile(rec=REC, meet=MEET, conftest=WIDE_CONFTEST)
-    pytester.makepyfile(test_one=WIDE_TESTS, test_two=WIDE_TESTS)
-    result = run()
-    result.assert_outcomes(passed=6)
-    log = read_log(pytester)
-    assert log[0] == "sess up"
-    assert log[-1] == "sess down"
-    middle = log[1:-1]
-    assert len(middle) == 14
-    for part, module in ((middle[:7], "test_one"), (middle[7:], "test_two")):
-        assert sorted(part[:2]) == [f"mod up {module}", f"sync_mod up {module}"]
-        assert sorted(part[2:5]) == [f"end {test} {module}" for test in "abc"]
-        assert sorted(part[5:]) == [f"mod down {module}", f"sync_mod down {module}"]
-
-
-def test_each_test_has_its_own_context(pytester: pytest.Pytester, run: Run) -> None:
-    """Context variables a test or its fixture sets are seen by that test only."""
-    body = """
-import contextvars
-
-var = contextvars.ContextVar("var", default="unset")
-pytestmark = pytest.mark.awaitest(concurrent=True)
-
-
-@pytest.fixture
-async def from_fixture(request):
-    var.set("fixture of " + request.node.name)
-    yield
-    assert var.get() == "fixture of " + request.node.name
-
-
-async def test_a(from_fixture):
-    assert var.get() == "fixture of test_a"
-    var.set("a")
-    await meeting()
-    assert var.get() == "a"
-
-
-async def test_b(from_fixture):
-    assert var.get() == "fixture of test_b"
-    await meeting()
-    assert var.get() == "fixture of test_b"
-
-
-async def test_c():
-    var.set("c")
-    await meeting()
-    assert var.get() == "c"
-
-
-async def test_d():
-    await meeting()
-    assert var.get() == "unset"
-"""
-    write_suite(pytester, "meeting = Meeting(4)\n", body)
-    result = run()
-    result.assert_outcomes(passed=4)
