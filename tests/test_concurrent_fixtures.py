@@ -255,3 +255,111 @@ async def test_d():
     write_suite(pytester, "meeting = Meeting(4)\n", body)
     result = run()
     result.assert_outcomes(passed=4)
+
+
+def test_wider_fixture_parameters_never_overlap(pytester: pytest.Pytester, run: Run) -> None:
+    """Each parameter of a module fixture has its own group; one is torn down before the next.
+
+    pytest sets up one parameter at a time: the tests of "x" overlap each other
+    (they meet), then "x" is torn down, then the tests of "y" overlap.
+    """
+    body = """
+pytestmark = pytest.mark.awaitest(concurrent=True)
+meetings = {"x": Meeting(2), "y": Meeting(2)}
+
+
+@pytest.fixture(scope="module", params=["x", "y"])
+async def db(request):
+    note("db up", request.param)
+    await asyncio.sleep(0.01)
+    yield request.param
+    await asyncio.sleep(0)
+    note("db down", request.param)
+
+
+async def test_one(db):
+    await meetings[db]()
+    note("end one", db)
+
+
+async def test_two(db):
+    await meetings[db]()
+    note("end two", db)
+"""
+    write_suite(pytester, "", body)
+    result = run("-v")
+    result.assert_outcomes(passed=4)
+    log = read_log(pytester)
+    assert log[0] == "db up x"
+    assert sorted(log[1:3]) == ["end one x", "end two x"]
+    assert log[3:5] == ["db down x", "db up y"]
+    assert sorted(log[5:7]) == ["end one y", "end two y"]
+    assert log[7:] == ["db down y"]
+
+
+def test_request_getfixturevalue_works_in_a_concurrent_test(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """A test asking for a sync fixture by name, before and after it awaits, gets its own.
+
+    As in a sequential run (parametrizing over fixture names is a common use).
+    """
+    body = """
+pytestmark = pytest.mark.awaitest(concurrent=True)
+meeting = Meeting(2)
+
+
+@pytest.fixture
+def named(request):
+    yield request.node.name
+    note("named down", request.node.name)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+async def test_by_name(request, n):
+    assert request.getfixturevalue("named") == request.node.name
+    await meeting()
+    assert request.getfixturevalue("tmp_path").name.startswith("test_by_name")
+    assert request.getfixturevalue("named") == request.node.name
+"""
+    write_suite(pytester, "", body)
+    result = run()
+    result.assert_outcomes(passed=2)
+    assert sorted(read_log(pytester)) == [f"named down test_by_name[{n}]" for n in (1, 2)]
+
+
+def test_request_getfixturevalue_of_an_async_fixture_says_why_it_cannot_run(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """An async fixture asked for by name inside async code: awaitest's message, as sequentially."""
+    body = """
+pytestmark = pytest.mark.awaitest(concurrent=True)
+meeting = Meeting(2)
+
+
+@pytest.fixture
+async def lazy():
+    await asyncio.sleep(0)
+    return 1
+
+
+async def test_asks():
+    await meeting()
+    await asyncio.sleep(0)
+
+
+async def test_asks_by_name(request):
+    await meeting()
+    request.getfixturevalue("lazy")
+"""
+    write_suite(pytester, "", body)
+    result = run()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_asks_by_name _*",
+            "fixture 'lazy' cannot run: an event loop is already running in this thread. awaitest "
+            "sets up async fixtures between awaits, not inside them: if request.getfixturevalue() "
+            "was called from async code, request the fixture as an argument instead.",
+        ]
+    )
