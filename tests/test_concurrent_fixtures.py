@@ -363,3 +363,27 @@ async def test_asks_by_name(request):
             "was called from async code, request the fixture as an argument instead.",
         ]
     )
+
+
+def test_request_addfinalizer_works_in_a_concurrent_test(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """A finalizer a test adds from its body, before or after awaiting, runs at its teardown."""
+    body = """
+pytestmark = pytest.mark.awaitest(concurrent=True)
+meeting = Meeting(2)
+
+
+async def test_early(request):
+    request.addfinalizer(lambda: note("finalized early"))
+    await meeting()
+
+
+async def test_late(request):
+    await meeting()
+    request.addfinalizer(lambda: note("finalized late"))
+"""
+    write_suite(pytester, "", body)
+    result = run()
+    result.assert_outcomes(passed=2)
+    assert sorted(read_log(pytester)) == ["finalized early", "finalized late"]
