@@ -220,3 +220,28 @@ def test_max_concurrency_caps_how_many_tests_run_at_once(
     else:
         result.assert_outcomes(passed=6)
     assert max(int(line.split()[1]) for line in read_log(pytester)) == cap
+
+
+def test_the_default_cap_is_100(pytester: pytest.Pytester, run: Run) -> None:
+    """Without the ini key, 100 tests run at once: the 101st starts when one of them ends."""
+    body = """
+pytestmark = pytest.mark.awaitest(concurrent=True)
+peak = Peak()
+meeting = Meeting(100)
+
+
+@pytest.mark.parametrize("n", range(101))
+async def test_many(n):
+    peak.enter()
+    try:
+        if n < 100:
+            await meeting()
+        await asyncio.sleep(0)
+    finally:
+        peak.leave()
+    note("peak", peak.most)
+"""
+    write_suite(pytester, "", body)
+    result = run()
+    result.assert_outcomes(passed=101)
+    assert max(int(line.split()[1]) for line in read_log(pytester)) == 100

@@ -355,3 +355,50 @@ def test_each_xdist_worker_runs_its_share_concurrently(
             workers.setdefault(module, set()).add(worker)
     assert workers.keys() == {"test_one", "test_two"}
     assert all(len(names) == 1 for names in workers.values()), workers
+
+
+WAITS_FOR_SETUP = """
+import asyncio
+
+import pytest
+
+from conftest import send_sigint_soon
+from rec import note
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+
+
+@pytest.fixture(scope="module")
+async def slow_mod():
+    note("setup starts")
+    send_sigint_soon()
+    try:
+        await asyncio.sleep(30)
+    finally:
+        note("setup unwound")
+    yield
+
+
+async def test_sets_up(slow_mod):
+    note("test_sets_up ran")
+
+
+async def test_waits_for_the_setup(slow_mod):
+    note("test_waits_for_the_setup ran")
+"""
+
+
+def test_ctrl_c_during_a_shared_setup_reports_neither_test(
+    pytester: pytest.Pytester, run_subprocess: Run
+) -> None:
+    """Ctrl-C while one test sets up a module fixture the other waits for: both interrupted.
+
+    As in a sequential run, an interrupted test has no outcome: the test waiting
+    for the setup is not reported as an error (nor with awaitest's internals).
+    """
+    pytester.makepyfile(rec=REC, conftest=CONFTEST, test_suite=WAITS_FOR_SETUP)
+    result = run_subprocess("-v", timeout=LIMIT)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert [line for line in result.stdout.lines if "ERROR" in line] == []
+    result.stdout.fnmatch_lines(["*! KeyboardInterrupt !*", "*= no tests ran in *"])
+    assert read_log(pytester) == ["setup starts", "setup unwound"]
