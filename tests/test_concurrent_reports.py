@@ -306,3 +306,41 @@ async def test_quiet_too():
         ]
     )
     assert "test_suite.py::test_quiet" not in result.stdout.str()
+
+
+def test_pytest_warns_sees_only_its_own_tests_warnings(pytester: pytest.Pytester, run: Run) -> None:
+    """pytest.warns in one test is not satisfied by a warning another test raises meanwhile.
+
+    test_expects_a_warning's own code never warns: it must fail ("DID NOT WARN"),
+    and test_warns' warning must be listed under test_warns.
+    """
+    body = """
+import warnings
+
+
+async def test_expects_a_warning():
+    with pytest.warns(DeprecationWarning, match="old api"):
+        await meeting()
+        await finished("warns").wait()
+
+
+async def test_warns():
+    await meeting()
+    warnings.warn("old api", DeprecationWarning)
+    finished("warns").set()
+    await asyncio.sleep(0)
+"""
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(2)\n" + CHAIN, body)
+    result = run("-v")
+    assert verbose_lines(result) == [
+        "test_suite.py::test_expects_a_warning FAILED",
+        "test_suite.py::test_warns PASSED",
+    ]
+    result.stdout.fnmatch_lines(
+        [
+            "*DID NOT WARN*",
+            "*= warnings summary =*",
+            "test_suite.py::test_warns",
+            "*test_suite.py:*: DeprecationWarning: old api",
+        ]
+    )
