@@ -83,7 +83,6 @@ def test_a_hanging_test_times_out_alone(
             "  test_suite.py:26 in test_stuck",
             "      await asyncio.Event().wait()",
             "  ... (1 frame in libraries)",
-            "*",
             "Find what it waits for that never happens*",
         ]
     )

@@ -358,7 +358,8 @@ async def test_asks_by_name(request):
     result.stdout.fnmatch_lines(
         [
             "*_ test_asks_by_name _*",
-            "fixture 'lazy' cannot run: an event loop is already running in this thread. awaitest "
+            "setup of fixture 'lazy' cannot run: an event loop is already running in this thread. "
+            "awaitest "
             "sets up async fixtures between awaits, not inside them: if request.getfixturevalue() "
             "was called from async code, request the fixture as an argument instead.",
         ]

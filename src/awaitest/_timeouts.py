@@ -17,7 +17,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -64,6 +64,8 @@ class Timeouts:
         #: The phase of the running test (each concurrent test has its own).
         self._phase: _Phase | None = None
         self._live: set[_Phase] = set()
+        #: While tests run concurrently: whether a pending task concerns the stuck task's test.
+        self.related: Callable[[asyncio.Task[Any], asyncio.Task[Any]], bool] | None = None
         self._main = threading.main_thread()
         self._can_signal = hasattr(signal, "pthread_kill") and hasattr(signal, "SIGALRM")
         self._previous_handler: Any = None
@@ -220,10 +222,14 @@ class Timeouts:
         if task.done():
             return
         stuck = _stacks.format_sites(_stacks.await_chain(root or task), indent="  ")
+        related = self.related
         others = [
             t
             for t in asyncio.all_tasks(loop)
-            if t is not task and not t.done() and not _stacks.is_own_task(t)
+            if t is not task
+            and not t.done()
+            and not _stacks.is_own_task(t)
+            and (related is None or related(task, t))
         ]
         lines = [
             f"{phase.who}: the {what} timed out after {_format_seconds(phase.seconds)} "

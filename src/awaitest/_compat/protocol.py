@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _pytest.fixtures import FixtureDef
+from _pytest import nodes as _nodes
+from _pytest.fixtures import FixtureDef, FixtureRequest, SubRequest, TopRequest
 from _pytest.outcomes import TEST_OUTCOME
 from _pytest.runner import SetupState, call_and_report
 from _pytest.warnings import catch_warnings_for_item as _catch_warnings_for_item
@@ -29,6 +30,7 @@ __all__ = [
     "log_reports",
     "own_stack",
     "read_capture",
+    "request_calls_routed",
     "run_protocol",
     "setup_parents",
     "sync_stack",
@@ -210,8 +212,9 @@ def wide_params(item: pytest.Item) -> dict[str, Any]:
     }
 
 
-#: Called before a fixture is set up; returns what to call once it is (or None).
-Guard = Callable[[FixtureDef[Any]], "Callable[[], None] | None"]
+#: Called before a fixture is set up; returns what to call once it is (or None), with
+#: what the setup raised, if anything.
+Guard = Callable[[FixtureDef[Any]], "Callable[[BaseException | None], None] | None"]
 
 
 @contextlib.contextmanager
@@ -227,11 +230,15 @@ def fixture_setups_guarded(guard: Guard) -> Iterator[None]:
 
     def execute(self: FixtureDef[Any], request: Any) -> Any:
         done = guard(self)
-        try:
+        if done is None:
             return original(self, request)
-        finally:
-            if done is not None:
-                done()
+        try:
+            value = original(self, request)
+        except BaseException as exc:
+            done(exc)
+            raise
+        done(None)
+        return value
 
     FixtureDef.execute = execute  # type: ignore[method-assign]
     try:
@@ -240,16 +247,20 @@ def fixture_setups_guarded(guard: Guard) -> Iterator[None]:
         FixtureDef.execute = original  # type: ignore[method-assign]
 
 
-def function_fixture_state(item: pytest.Item) -> Iterator[tuple[FixtureDef[Any], str, Any]]:
-    """Yield (fixture definition, attribute, initial value maker) for the item's own fixtures.
+def function_fixture_state(
+    of: pytest.Item | FixtureDef[Any],
+) -> Iterator[tuple[FixtureDef[Any], str, Any]]:
+    """Yield (fixture definition, attribute, initial value maker) for function fixtures.
 
-    pytest keeps a function-scoped fixture's value and finalizers on its
-    definition, shared by every test using it: one test at a time. Each
-    concurrent test needs its own copy of these attributes.
+    Of the item's fixture closure, or of one fixture definition. pytest keeps a
+    function-scoped fixture's value and finalizers on its definition, shared
+    by every test using it: one test at a time. Each concurrent test needs its
+    own copy of these attributes.
     """
     from . import closure_fixturedefs
 
-    for fixturedef in closure_fixturedefs(item):
+    fixturedefs = [of] if isinstance(of, FixtureDef) else closure_fixturedefs(of)
+    for fixturedef in fixturedefs:
         if fixturedef.scope == "function":
             yield fixturedef, "cached_result", _none
             yield fixturedef, "_finalizers", list
@@ -264,3 +275,39 @@ def catch_warnings_for_item(item: pytest.Item) -> Iterator[None]:
     """Record the warnings of a test's whole protocol as pytest's warnings plugin does."""
     with _catch_warnings_for_item(config=item.config, ihook=item.ihook, when="runtest", item=item):
         yield
+
+
+#: The methods a test's code may call on `request` or a node while it runs, that read or
+#: change pytest's per-test state.
+_PER_TEST_METHODS: tuple[tuple[type, str], ...] = (
+    (FixtureRequest, "getfixturevalue"),
+    (TopRequest, "addfinalizer"),
+    (SubRequest, "addfinalizer"),
+    (_nodes.Node, "addfinalizer"),
+)
+
+
+@contextlib.contextmanager
+def request_calls_routed(route: Callable[[Callable[[], Any]], Any]) -> Iterator[None]:
+    """While active, run `request.getfixturevalue()` and the `addfinalizer()`s through `route`.
+
+    A concurrent test's code runs on the loop, in the scheduler's thread,
+    where pytest's per-test state is not that test's: `route` runs the call
+    with the calling test's state in place.
+    """
+    originals = [(cls, name, cls.__dict__[name]) for cls, name in _PER_TEST_METHODS]
+
+    def routed(original: Callable[..., Any]) -> Callable[..., Any]:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return route(lambda: original(self, *args, **kwargs))
+
+        method.__wrapped__ = original  # type: ignore[attr-defined]
+        return method
+
+    for cls, name, original in originals:
+        setattr(cls, name, routed(original))
+    try:
+        yield
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)

@@ -143,12 +143,28 @@ class Scheduler:
         self.on_turn: tuple[Callable[[Fiber], object], Callable[[Fiber], object]] | None = None
 
     def add_slots(self, slots: Iterable[Slot]) -> None:
-        """Give every fiber its own value of more attributes (between turns only)."""
-        assert self.running is None, "add_slots() called during a fiber's turn"
+        """Give every fiber its own value of more attributes.
+
+        Added during a turn, the running fiber's value is the one in place.
+        """
         for slot in slots:
             self.slots.append(slot)
             for fiber in self.fibers:
                 fiber.values.append(slot.initial())
+
+    def _install(self, fiber: Fiber) -> list[object]:
+        """Put the fiber's values in place; return the ones they replaced."""
+        saved = []
+        for slot, value in zip(self.slots, fiber.values, strict=True):
+            saved.append(slot.get())
+            slot.set(value)
+        return saved
+
+    def _uninstall(self, fiber: Fiber, saved: list[object]) -> None:
+        """Keep the fiber's values; put back `saved` (a slot added meanwhile: its initial)."""
+        for n, slot in enumerate(self.slots):
+            fiber.values[n] = slot.get()
+            slot.set(saved[n] if n < len(saved) else slot.initial())
 
     def start(self, fiber: Fiber) -> None:
         """Start a fiber and give it its first turn (in the scheduler's thread)."""
@@ -164,10 +180,7 @@ class Scheduler:
         return None
 
     def _switch_to(self, fiber: Fiber) -> None:
-        saved = []
-        for slot, value in zip(self.slots, fiber.values, strict=True):
-            saved.append(slot.get())
-            slot.set(value)
+        saved = self._install(fiber)
         self.running = fiber
         on_turn = self.on_turn
         if on_turn is not None:
@@ -179,13 +192,27 @@ class Scheduler:
             if on_turn is not None:
                 on_turn[1](fiber)
             self.running = None
-            for n, slot in enumerate(self.slots):
-                fiber.values[n] = slot.get()
-                slot.set(saved[n])
+            self._uninstall(fiber, saved)
             if fiber.done:
                 self.fibers.remove(fiber)
                 if self.on_done is not None:
                     self.on_done(fiber)
+
+    def borrow(self, fiber: Fiber, fn: Callable[[], T]) -> T:
+        """Call `fn` in the scheduler's thread with a waiting fiber's values in place.
+
+        For sync pytest calls a fiber's test makes from the loop
+        (`request.getfixturevalue()` in the test's body).
+        """
+        assert self.running is None, "borrow() called during a fiber's turn"
+        assert not fiber.done, "borrow() needs a waiting fiber"
+        saved = self._install(fiber)
+        self.running = fiber
+        try:
+            return fn()
+        finally:
+            self.running = None
+            self._uninstall(fiber, saved)
 
     def _take_turn(self) -> None:
         """Wait for the running fiber to give the turn back, even through Ctrl-C."""
@@ -254,13 +281,13 @@ class Scheduler:
         """
         for fiber in self.fibers:
             if fiber.waiting is not None and fiber.interrupt is None:
-                fiber.interrupt = _copy(exc)
+                fiber.interrupt = copy_exception(exc)
                 if fiber not in self._ready:
                     self._ready.append(fiber)
         self.run_until(lambda: not self.fibers)
 
 
-def _copy(exc: BaseException) -> BaseException:
+def copy_exception(exc: BaseException) -> BaseException:
     """A fresh exception like `exc` for one fiber (each raise rewrites its traceback)."""
     try:
         return type(exc)(*exc.args)

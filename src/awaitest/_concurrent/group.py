@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import weakref
-from collections.abc import Callable
-from typing import Any, Final
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, Final, TypeVar
 
 import pytest
 
@@ -31,8 +31,10 @@ from .._compat import protocol as _protocol
 from .._guards.findings import PhaseRecord
 from .._runner import LoopRunner
 from .._session import State
-from .fibers import FIBER, EnvSlot, Fiber, Scheduler, Slot
+from .fibers import FIBER, EnvSlot, Fiber, Scheduler, Slot, copy_exception
 from .output import Separation
+
+T = TypeVar("T")
 
 #: Fixtures that change process-wide state for their test: a test using one runs alone.
 UNSAFE_FIXTURES: Final = frozenset(
@@ -58,6 +60,9 @@ UNSAFE_FIXTURES: Final = frozenset(
         "respx_mock",
     }
 )
+
+#: Names in a test's code that record warnings process-wide (pytest.warns & co.).
+_RECORDS_WARNINGS: Final = frozenset({"warns", "deprecated_call", "catch_warnings"})
 
 #: Options under which every test runs alone: they stop in, or print from, one test.
 _ALONE_OPTIONS: Final = ("usepdb", "trace", "setupshow", "setuponly", "setupplan")
@@ -110,6 +115,8 @@ class Concurrency:
             return False
         if isinstance(item, TestCaseFunction) or self.state.wants_virtual_time(item):
             return False
+        if _records_warnings(item.obj):
+            return False
         return self.unsafe_fixtures().isdisjoint(item.fixturenames)
 
     def _key(self, item: pytest.Item) -> tuple[object, ...]:
@@ -142,9 +149,9 @@ class Concurrency:
         last = not self._joins(item, nextitem)
         try:
             with group.warnings_routed():
-                group.add(item, nextitem, last=last)
+                started = group.add(item, nextitem, last=last)
                 session = item.session
-                if last or session.shouldfail or session.shouldstop:
+                if last or not started or session.shouldfail or session.shouldstop:
                     self._finish()
         except BaseException as exc:
             self._finish(interrupted=exc)
@@ -190,9 +197,7 @@ class Group:
         self.last: _Entry | None = None
         self._others_done: asyncio.Future[None] = loop.create_future()
         self._setting_up: dict[object, asyncio.Future[None]] = {}
-        self._owners: weakref.WeakKeyDictionary[asyncio.Task[Any], Fiber] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._interrupted_setups: dict[object, BaseException] = {}
         self._exit = contextlib.ExitStack()
         #: The fixture state each test has its own copy of (see function_fixture_state).
         self._own_state: set[tuple[object, str]] = set()
@@ -219,9 +224,12 @@ class Group:
         self.runner.driver = self.scheduler
         guards.recorder.route = self._route
         guards.task_filter = self._owned_by_current
+        state.timeouts.related = _same_owner
+        self._exit.callback(setattr, state.timeouts, "related", None)
         exit_stack = self._exit
         exit_stack.enter_context(_protocol.fixture_setups_guarded(self._guard_setup))
         exit_stack.enter_context(state.timeouts.signals_handled())
+        exit_stack.enter_context(_protocol.request_calls_routed(self._as_owner))
         if loop.get_task_factory() is None:
             loop.set_task_factory(self._task_factory)
             exit_stack.callback(self._reset_task_factory)
@@ -234,8 +242,12 @@ class Group:
         if not self.loop.is_closed():
             self.loop.set_task_factory(None)
 
-    def add(self, item: pytest.Item, nextitem: pytest.Item | None, *, last: bool) -> None:
-        """Start a test; return once it waits, having logged every test done so far."""
+    def add(self, item: pytest.Item, nextitem: pytest.Item | None, *, last: bool) -> bool:
+        """Start a test; return once it waits, having logged every test done so far.
+
+        Returns False, starting nothing, if the session is stopping (`-x`,
+        `--maxfail`): the tests already running finish, no new one starts.
+        """
         if self.running >= self.max:
             try:
                 self.scheduler.run_until(lambda: self.running < self.max)
@@ -243,13 +255,9 @@ class Group:
                 self.flush(interrupted=True)
                 raise
             self.flush()
-        new = [
-            Slot(fixturedef, attr, initial)
-            for fixturedef, attr, initial in _protocol.function_fixture_state(item)
-            if (fixturedef, attr) not in self._own_state
-        ]
-        self._own_state.update((slot.obj, slot.attr) for slot in new)
-        self.scheduler.add_slots(new)
+        if self._stopping():
+            return False
+        self._own_fixture_state(_protocol.function_fixture_state(item))
         entry = _Entry(item)
         entry.fiber = Fiber(
             self.scheduler, lambda: self._protocol(entry, nextitem, last), f"awaitest {item.nodeid}"
@@ -261,6 +269,35 @@ class Group:
         self.running += 1
         self.scheduler.start(entry.fiber)
         self.flush()
+        return True
+
+    def _own_fixture_state(self, state: Iterable[tuple[Any, str, Callable[[], Any]]]) -> None:
+        """Give each test its own copy of these function fixtures' state (once per fixture)."""
+        new = [
+            Slot(fixturedef, attr, initial)
+            for fixturedef, attr, initial in state
+            if (fixturedef, attr) not in self._own_state
+        ]
+        if new:
+            self._own_state.update((slot.obj, slot.attr) for slot in new)
+            self.scheduler.add_slots(new)
+
+    def _stopping(self) -> bool:
+        """Whether the session stops: logged failures, or finished ones not yet logged."""
+        session = self.session
+        if session.shouldfail or session.shouldstop:
+            return True
+        maxfail = session.config.getoption("maxfail", 0) or 0
+        if maxfail <= 0:
+            return False
+        waiting = sum(
+            1
+            for entry in self.entries
+            if entry.fiber is not None
+            and entry.fiber.done
+            and any(r.failed and not hasattr(r, "wasxfail") for r in entry.reports)
+        )
+        return session.testsfailed + waiting >= maxfail
 
     def finish(self, *, interrupted: BaseException | None = None) -> None:
         """Run every started test to its end, log the rest, and close the group.
@@ -358,31 +395,54 @@ class Group:
         if self.running > 1:
             self.scheduler.block_on(self._others_done)
 
-    def _guard_setup(self, fixturedef: Any) -> Callable[[], None] | None:
-        """A wider fixture another test is setting up: wait for it, then share it."""
-        if fixturedef.scope == "function" or self.scheduler.in_fiber() is None:
+    def _guard_setup(self, fixturedef: Any) -> Callable[[BaseException | None], None] | None:
+        """A wider fixture another test is setting up: wait for it, then share it.
+
+        A setup that failed is cached by pytest and raised for the waiting test
+        too; one stopped by an interrupt (Ctrl-C) left nothing to share, so the
+        waiting test stops with the interrupt as well.
+        """
+        if fixturedef.scope == "function":
+            # One the test's closure did not name (request.getfixturevalue()): its own too.
+            self._own_fixture_state(_protocol.function_fixture_state(fixturedef))
+            return None
+        if self.scheduler.in_fiber() is None:
             return None
         while (pending := self._setting_up.get(fixturedef)) is not None:
             self.scheduler.block_on(pending)
+            stopped = self._interrupted_setups.get(fixturedef)
+            if stopped is not None:
+                raise copy_exception(stopped)
         done: asyncio.Future[None] = self.loop.create_future()
         self._setting_up[fixturedef] = done
 
-        def release() -> None:
+        def release(exc: BaseException | None) -> None:
             del self._setting_up[fixturedef]
+            if exc is not None and fixturedef.cached_result is None:  # pytest kept nothing
+                self._interrupted_setups[fixturedef] = exc
+            else:
+                self._interrupted_setups.pop(fixturedef, None)
             done.set_result(None)
 
         return release
 
     # -- attributing what happens on the shared loop -------------------------------
 
+    def _as_owner(self, call: Callable[[], T]) -> T:
+        """Run a pytest call made by a test's code on the loop with that test's state."""
+        scheduler = self.scheduler
+        if scheduler.running is None:
+            fiber = self._owner()
+            if fiber is not None and not fiber.done:
+                return scheduler.borrow(fiber, call)
+        return call()
+
     def _task_factory(
         self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
     ) -> asyncio.Task[Any]:
-        task = asyncio.Task(coro, loop=loop, **kwargs)
+        task = _OwnedTask(coro, loop=loop, **kwargs)
         context = kwargs.get("context")
-        fiber = context.get(FIBER) if context is not None else FIBER.get()
-        if fiber is not None:
-            self._owners[task] = fiber
+        task.awaitest_fiber = context.get(FIBER) if context is not None else FIBER.get()
         return task
 
     def _owner(self, about: object = None) -> Fiber | None:
@@ -392,7 +452,7 @@ class Group:
         """
         fiber: Fiber | None = None
         if isinstance(about, asyncio.Future):
-            fiber = self._owners.get(about) if isinstance(about, asyncio.Task) else None
+            fiber = task_owner(about)
         elif about is not None:
             context = getattr(about, "_context", None)  # a callback's asyncio.Handle
             fiber = context.get(FIBER) if context is not None else None
@@ -400,7 +460,7 @@ class Group:
             fiber = FIBER.get()
         if fiber is None:
             task = asyncio.current_task(self.loop) if not self.loop.is_closed() else None
-            fiber = self._owners.get(task) if task is not None else None
+            fiber = task_owner(task) if task is not None else None
         return fiber if fiber is not None and fiber.scheduler is self.scheduler else None
 
     def _route(self, about: object) -> PhaseRecord | None:
@@ -411,8 +471,39 @@ class Group:
         return record
 
     def _owned_by_current(self, task: asyncio.Task[Any]) -> bool:
-        owner = self._owners.get(task)
+        owner = task_owner(task)
         return owner is None or owner is FIBER.get()
+
+
+class _OwnedTask(asyncio.Task):  # type: ignore[type-arg]
+    """A task that knows which concurrent test it works for.
+
+    Kept on the task itself: a weak mapping forgets a task the garbage
+    collector is destroying before asyncio reports it destroyed while pending.
+    """
+
+    awaitest_fiber: Fiber | None = None
+
+
+def task_owner(task: object) -> Fiber | None:
+    """The concurrent test a task was started for, if any."""
+    owner: Fiber | None = getattr(task, "awaitest_fiber", None)
+    return owner
+
+
+def _records_warnings(func: object) -> bool:
+    """Whether a test's own code uses pytest.warns, deprecated_call or catch_warnings.
+
+    They record every warning raised while they are active, whichever test
+    raises it: a test using one would pass on a neighbour's warning.
+    """
+    code = getattr(inspect.unwrap(func), "__code__", None)  # type: ignore[arg-type]
+    return code is not None and not _RECORDS_WARNINGS.isdisjoint(code.co_names)
+
+
+def _same_owner(stuck: asyncio.Task[Any], other: asyncio.Task[Any]) -> bool:
+    owner = task_owner(other)
+    return owner is None or owner is task_owner(stuck)
 
 
 def _nothing() -> None:

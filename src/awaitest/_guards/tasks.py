@@ -23,6 +23,9 @@ _CRASH_FIX = (
     "Await the task (or check task.exception() in a done callback), or run it in an "
     "asyncio.TaskGroup so its failure reaches the test."
 )
+_DESTROYED_FIX = (
+    "Keep a reference to the task and await or cancel it (an asyncio.TaskGroup does both)."
+)
 _LEAK_FIX = (
     "Cancel and await the tasks the test starts (an asyncio.TaskGroup does it for you), or "
     "start long-running tasks in a fixture that cancels them in its teardown."
@@ -38,7 +41,15 @@ def describe_crash(context: dict[str, Any]) -> str:
     exc = context.get("exception")
     future = context.get("task") or context.get("future")
     asyncio_says = context.get("message") or "an exception in the event loop"
-    if isinstance(future, asyncio.Task):
+    if isinstance(future, asyncio.Task) and exc is None and not future.done():
+        created = _stacks.task_created_at(future)
+        where = f", created at {created}," if created is not None else ""
+        what = (
+            f"task {_stacks.task_name(future)}{where} was destroyed while still pending: "
+            "nothing kept a reference to it, so it never finished"
+        )
+        fix = _DESTROYED_FIX
+    elif isinstance(future, asyncio.Task):
         created = _stacks.task_created_at(future)
         where = f", created at {created}," if created is not None else ""
         what = f"task {_stacks.task_name(future)}{where} failed and nobody retrieved its exception"
