@@ -10,10 +10,10 @@ Nothing here imports pytest.
 from __future__ import annotations
 
 import asyncio
+import functools
 import linecache
 import os
 import sys
-import sysconfig
 import types
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, NamedTuple
@@ -22,21 +22,30 @@ from typing import Any, Final, NamedTuple
 #: library's coroutine (an AsyncMock's) back to the user's call.
 ORIGIN_DEPTH: Final = 8
 
-_LIBRARY_DIRS: Final = tuple(
-    {
+_OWN_DIR: Final = os.path.normcase(os.path.dirname(os.path.realpath(__file__))) + os.sep
+_TOOL_PARTS: Final = (f"{os.sep}_pytest{os.sep}", f"{os.sep}pluggy{os.sep}")
+_user_cache: dict[str, bool] = {}
+
+
+@functools.cache
+def _not_user_dirs() -> tuple[str, ...]:
+    """Ours, the standard library's and installed packages' directories.
+
+    Worked out at the first message that needs them, not at import: `sysconfig`
+    takes a few milliseconds to load, at the start of every run.
+    """
+    import sysconfig
+
+    libraries = {
         os.path.normcase(os.path.realpath(p)) + os.sep
         for key in ("stdlib", "platstdlib", "purelib", "platlib")
         if (p := sysconfig.get_paths().get(key))
-    }
-    | {
+    } | {
         os.path.normcase(os.path.dirname(os.path.realpath(m.__file__))) + os.sep
         for m in (asyncio, os)
         if m.__file__
     }
-)
-_OWN_DIR: Final = os.path.normcase(os.path.dirname(os.path.realpath(__file__))) + os.sep
-_TOOL_PARTS: Final = (f"{os.sep}_pytest{os.sep}", f"{os.sep}pluggy{os.sep}")
-_user_cache: dict[str, bool] = {}
+    return (_OWN_DIR, *libraries)
 
 
 def is_user_file(filename: str) -> bool:
@@ -48,8 +57,7 @@ def is_user_file(filename: str) -> bool:
         else:
             path = os.path.normcase(os.path.realpath(filename))
             known = not (
-                path.startswith((_OWN_DIR, *_LIBRARY_DIRS))
-                or any(part in path for part in _TOOL_PARTS)
+                path.startswith(_not_user_dirs()) or any(part in path for part in _TOOL_PARTS)
             )
         _user_cache[filename] = known
     return known

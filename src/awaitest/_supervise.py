@@ -16,7 +16,7 @@ from typing import Any, Final, NamedTuple
 
 import pytest
 
-from . import _compat
+from . import _compat, _loops
 from ._collect import Kind
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._compat import pytest_timeout as _pytest_timeout
@@ -55,12 +55,18 @@ class Supervision:
         self.guards = guards
         self.timeouts = timeouts
         self._timeout_plugin = config.pluginmanager.has_plugin(_pytest_timeout.PLUGIN_NAME)
+        #: The last test whose config was asked for, and that config: its three phases
+        #: ask in a row (pytest's stash costs two Python calls a lookup).
+        self._last: tuple[pytest.Item | None, _ItemConfig | None] = (None, None)
 
     def _options(self, item: pytest.Item) -> MarkerOptions:
         return self.state.planner.item_plan(item).options
 
     def _config(self, item: pytest.Item) -> _ItemConfig:
         """The test's guard policy and timeout, worked out once per test."""
+        last_item, config = self._last
+        if last_item is item and config is not None:
+            return config
         config = item.stash.get(_CONFIG, None)
         if config is None:
             options = self._options(item)
@@ -71,6 +77,7 @@ class Supervision:
                 seconds, source, error = None, "", str(exc)
             config = _ItemConfig(self._policy(options), seconds, source, error)
             item.stash[_CONFIG] = config
+        self._last = (item, config)
         return config
 
     def _policy(self, options: MarkerOptions) -> GuardPolicy:
@@ -112,10 +119,14 @@ class Supervision:
         __tracebackhide__ = _hide_unless_own_failure
         policy, seconds, source, _error = self._config(item)
         recorder = self.guards.recorder
-        recorder.begin(item.nodeid, policy)
+        who = item.nodeid
+        recorder.begin(who, policy)
         try:
-            with self.timeouts.phase(item.nodeid, seconds, source, _WHAT[when]):
-                result = yield
+            if seconds is not None and seconds > 0:
+                with self.timeouts.phase(who, seconds, source, _WHAT[when]):
+                    result = yield
+            else:
+                result = yield  # no deadline: no phase to open (Timeouts.phase would do nothing)
             if when == "call" and policy.enabled(Guard.NEVER_AWAITED):
                 gc.collect(1)  # coroutines held in a reference cycle: collect young garbage
         except DeadlineError as exc:
@@ -129,7 +140,7 @@ class Supervision:
         for finding in warns:
             _warn(item, finding.message)
         if errors:
-            raise pytest.fail.Exception(summary(item.nodeid, errors), pytrace=False)
+            raise pytest.fail.Exception(summary(who, errors), pytrace=False)
         return result
 
     def _attach_findings(self, item: pytest.Item, when: str) -> None:
@@ -204,6 +215,16 @@ class Supervision:
             )
             self.guards.recorder.begin(item.nodeid, self._policy(options))
             self.guards.recorder.add(Guard.MISUSE, msg)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        """Close the selector and self-pipe kept for the next test's loop: tests are over."""
+        _loops.release_pool()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        """Close those of the loops closed since (the session's, an interrupted run's)."""
+        _loops.release_pool()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """List never-awaited coroutines freed outside any test (a warning, not a failure)."""
