@@ -190,24 +190,15 @@ def close_loop(loop: asyncio.AbstractEventLoop) -> None:
     fd); its selector too if nothing but the self-pipe was ever registered
     with it and nothing patched it. Anything else is closed, as asyncio would.
     """
-    if loop.is_closed() or loop.is_running():
-        loop.close()  # asyncio's own: nothing to do, or a RuntimeError
-        return
+    if loop.is_running():
+        loop.close()  # asyncio's RuntimeError
     parts: _Parts | None = vars(loop).pop("_awaitest_parts", None)
-    if parts is None:
-        loop.close()
-        return
     raw: Any = loop
-    selector = parts.selector
-    if (
-        parts.pid != os.getpid()
-        or raw._ssock is not parts.ssock
-        or getattr(raw, "_signal_handlers", None)
-        or selector is None
-        or parts.ssock.fileno() < 0
-        or parts.csock.fileno() < 0
-    ):
+    selector = parts.selector if parts is not None else None
+    if parts is None or selector is None or not _can_hand_on(raw, parts, selector):
         loop.close()
+        if parts is not None:
+            _release(parts)  # what the loop no longer closes itself (all of it is idempotent)
         return
     keep_selector = selector.registrations == 1 and vars(selector).keys() == _SELECTOR_ATTRS
     raw._selector = None  # a closed loop has none; asyncio's close() then leaves it open
@@ -223,6 +214,20 @@ def close_loop(loop: asyncio.AbstractEventLoop) -> None:
         _POOL.append(parts)
     else:
         _release(parts)
+
+
+def _can_hand_on(loop: Any, parts: _Parts, selector: _Selector) -> bool:
+    """Whether a loop about to close still uses its parts, and only as asyncio does."""
+    current = loop._selector  # the selector itself, or the blocking guard's probe around it
+    return (
+        not loop.is_closed()
+        and parts.pid == os.getpid()
+        and loop._ssock is parts.ssock
+        and (current is selector or getattr(current, "_selector", None) is selector)
+        and not getattr(loop, "_signal_handlers", None)  # the self-pipe is the wakeup fd
+        and parts.ssock.fileno() >= 0
+        and parts.csock.fileno() >= 0
+    )
 
 
 def _release(parts: _Parts) -> None:
