@@ -400,7 +400,7 @@ def test_settings_defaults() -> None:
         assert settings.mode is Mode.AUTO
         assert settings.default_loop_scope is None
         assert settings.loop_factories == (_loops.DEFAULT,)
-        assert settings.loop_factories[0].new_loop is asyncio.new_event_loop
+        assert settings.loop_factories[0].new_loop is _loops.new_asyncio_loop
     assert Settings() == parse()
 
 
@@ -506,9 +506,10 @@ def my_loop() -> asyncio.AbstractEventLoop:
 @pytest.mark.parametrize(
     ("value", "expected_id", "expected_fn"),
     [
-        ("asyncio", "asyncio", asyncio.new_event_loop),
-        (" asyncio ", "asyncio", asyncio.new_event_loop),
-        ("mine=asyncio", "mine", asyncio.new_event_loop),
+        # The name "asyncio": asyncio's own loops, built around recycled parts.
+        ("asyncio", "asyncio", _loops.new_asyncio_loop),
+        (" asyncio ", "asyncio", _loops.new_asyncio_loop),
+        ("mine=asyncio", "mine", _loops.new_asyncio_loop),
         ("asyncio:new_event_loop", "asyncio", asyncio.new_event_loop),
         ("a = asyncio:new_event_loop", "a", asyncio.new_event_loop),
         ("test_config:my_loop", "test_config", my_loop),

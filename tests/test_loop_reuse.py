@@ -559,3 +559,20 @@ def test_a_byte_written_late_to_the_old_self_pipe_is_harmless() -> None:
             second._ssock.recv(16)  # the loop read (and ignored) the stray byte
     finally:
         factory.close(second)
+
+
+def test_a_tests_loop_takes_over_the_self_pipe_of_the_loop_before_it(
+    pytester: pytest.Pytester, run: Run
+) -> None:
+    """The runner gives closed default loops back to their factory, which hands the parts on."""
+    pytester.makepyfile(
+        test_reuse="""
+        import asyncio
+        PIPES = []
+        async def test_first():
+            PIPES.append(asyncio.get_running_loop()._ssock)
+        async def test_second():
+            assert asyncio.get_running_loop()._ssock is PIPES[0]
+        """
+    )
+    run().assert_outcomes(passed=2)

@@ -324,7 +324,7 @@ class LoopRunner:
             if getattr(loop, "_default_executor", True) is not None:
                 loop.run_until_complete(loop.shutdown_default_executor())
         finally:
-            loop.close()
+            self.factory.close(loop)
 
 
 class FixtureLifetime:
