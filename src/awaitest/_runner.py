@@ -147,7 +147,7 @@ class LoopRunner:
         loop, guards, timeouts = self.loop, self.guards, self.timeouts
         previous = guards.enter(loop) if guards is not None else None
         try:
-            if timeouts is None:
+            if timeouts is None or not timeouts.active:
                 return self._drive(awaitable)
             with timeouts.driving(loop, task, what, root):
                 return self._drive(awaitable)

@@ -108,6 +108,11 @@ class Timeouts:
             if in_main and self._can_signal:
                 signal.signal(signal.SIGALRM, self._previous_handler)
 
+    @property
+    def active(self) -> bool:
+        """Whether the running phase has a deadline (else `driving` has nothing to do)."""
+        return self._phase is not None
+
     @contextlib.contextmanager
     def signals_handled(self) -> Iterator[None]:
         """Handle the deadline signal in the main thread while phases run in other threads.
