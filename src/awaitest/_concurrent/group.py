@@ -237,10 +237,11 @@ class Group:
         guards = state.guards
         self.runner.driver = self.scheduler
         guards.recorder.route = self._route
-        guards.task_filter = self._owned_by_current
-        state.timeouts.related = _same_owner
-        self._exit.callback(setattr, state.timeouts, "related", None)
         exit_stack = self._exit
+        guards.task_filter = lambda task: _concerns(task, FIBER.get())
+        exit_stack.callback(setattr, guards, "task_filter", None)
+        state.timeouts.related = lambda stuck, task: _concerns(task, task_owner(stuck))
+        exit_stack.callback(setattr, state.timeouts, "related", None)
         exit_stack.enter_context(_protocol.fixture_setups_guarded(self._guard_setup))
         exit_stack.enter_context(state.timeouts.signals_handled())
         exit_stack.enter_context(_protocol.request_calls_routed(self._as_owner))
@@ -345,7 +346,6 @@ class Group:
         finally:
             self.runner.driver = None
             guards.recorder.route = None
-            guards.task_filter = None
             if self.last is not None and self.last.stack is not None:
                 _protocol.sync_stack(self.session, self.last.stack)
 
@@ -484,10 +484,6 @@ class Group:
         record: PhaseRecord = fiber.value(_RECORD_SLOT)
         return record
 
-    def _owned_by_current(self, task: asyncio.Task[Any]) -> bool:
-        owner = task_owner(task)
-        return owner is None or owner is FIBER.get()
-
 
 class _OwnedTask(asyncio.Task):  # type: ignore[type-arg]
     """A task that knows which concurrent test it works for.
@@ -515,9 +511,10 @@ def _records_warnings(func: object) -> bool:
     return code is not None and not _RECORDS_WARNINGS.isdisjoint(code.co_names)
 
 
-def _same_owner(stuck: asyncio.Task[Any], other: asyncio.Task[Any]) -> bool:
-    owner = task_owner(other)
-    return owner is None or owner is task_owner(stuck)
+def _concerns(task: asyncio.Task[Any], fiber: Fiber | None) -> bool:
+    """Whether a task is `fiber`'s test's to answer for (a task of no test is everyone's)."""
+    owner = task_owner(task)
+    return owner is None or owner is fiber
 
 
 def _nothing() -> None:
