@@ -20,10 +20,15 @@ import collections
 import contextvars
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
+
+#: Seconds between two runs of the loop while tests are being started (`Scheduler.poll`).
+POLL_INTERVAL: Final = 0.005
 
 #: The fiber whose test a piece of code runs for, in the contexts of its tasks and callbacks.
 FIBER: Final[contextvars.ContextVar[Fiber | None]] = contextvars.ContextVar(
@@ -92,6 +97,8 @@ class Fiber:
         #: What the fiber's test wrote to stdout and stderr while it was not running.
         self.pending: tuple[list[str], list[str]] = ([], [])
         self.waiting: asyncio.Future[Any] | None = None
+        #: The tasks started for the fiber's test (kept by whoever creates its tasks).
+        self.tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._resume = threading.Semaphore(0)
         self._fn = fn
         context = contextvars.copy_context()
@@ -137,6 +144,7 @@ class Scheduler:
         self._turn = threading.Semaphore(0)
         self._ready: collections.deque[Fiber] = collections.deque()
         self._wakeup: asyncio.Future[None] | None = None
+        self._polled = 0.0
         #: Called (in the scheduler's thread) with each fiber that has finished.
         self.on_done: Callable[[Fiber], object] | None = None
         #: Called with each fiber as its turn begins (its values in place) and ends.
@@ -156,15 +164,20 @@ class Scheduler:
         """Put the fiber's values in place; return the ones they replaced."""
         saved = []
         for slot, value in zip(self.slots, fiber.values, strict=True):
-            saved.append(slot.get())
-            slot.set(value)
+            current = slot.get()
+            saved.append(current)
+            if value is not current:
+                slot.set(value)
         return saved
 
     def _uninstall(self, fiber: Fiber, saved: list[object]) -> None:
         """Keep the fiber's values; put back `saved` (a slot added meanwhile: its initial)."""
+        values = fiber.values
         for n, slot in enumerate(self.slots):
-            fiber.values[n] = slot.get()
-            slot.set(saved[n] if n < len(saved) else slot.initial())
+            values[n] = current = slot.get()
+            previous = saved[n] if n < len(saved) else slot.initial()
+            if previous is not current:
+                slot.set(previous)
 
     def start(self, fiber: Fiber) -> None:
         """Start a fiber and give it its first turn (in the scheduler's thread)."""
@@ -256,7 +269,6 @@ class Scheduler:
         is resumed with that exception, so its test tears down, and then it
         is raised here.
         """
-        loop = self.loop
         try:
             while not done():
                 if self._ready:
@@ -264,14 +276,40 @@ class Scheduler:
                     continue
                 if not any(f.waiting is not None for f in self.fibers):
                     return  # nothing can wake: the caller decides what is done
-                self._wakeup = loop.create_future()
-                try:
-                    loop.run_until_complete(self._wakeup)
-                finally:
-                    self._wakeup = None
+                self._run_loop(wait=True)
         except BaseException as exc:
             self.interrupt_all(exc)
             raise
+
+    def poll(self) -> None:
+        """Run what the loop has ready, without waiting; the fibers it wakes wait their turn.
+
+        Called between test starts: the tests started so far make progress
+        (their requests go out) while the next one starts, and the turns of
+        those it woke (their teardowns) come later, while the loop waits for
+        the last started. Interrupted, it stops the waiting fibers like
+        `run_until`.
+        """
+        now = time.perf_counter()
+        if now - self._polled < POLL_INTERVAL:
+            return
+        self._polled = now
+        try:
+            self._run_loop(wait=False)
+        except BaseException as exc:
+            self.interrupt_all(exc)
+            raise
+
+    def _run_loop(self, *, wait: bool) -> None:
+        """Run the loop until a fiber wakes, or (not `wait`) for one round of ready work."""
+        loop = self.loop
+        self._wakeup = wakeup = loop.create_future()
+        if not wait:
+            loop.call_soon(_set_done, wakeup)
+        try:
+            loop.run_until_complete(wakeup)
+        finally:
+            self._wakeup = None
 
     def interrupt_all(self, exc: BaseException) -> None:
         """Raise `exc` in every waiting fiber, then run them all to their end.
@@ -285,6 +323,11 @@ class Scheduler:
                 if fiber not in self._ready:
                     self._ready.append(fiber)
         self.run_until(lambda: not self.fibers)
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def copy_exception(exc: BaseException) -> BaseException:

@@ -21,6 +21,8 @@ import asyncio
 import collections
 import contextlib
 import inspect
+import itertools
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 
@@ -213,6 +215,9 @@ class Group:
         self._setting_up: dict[object, asyncio.Future[None]] = {}
         self._interrupted_setups: dict[object, BaseException] = {}
         self._exit = contextlib.ExitStack()
+        #: Tasks the group's task factory started for no test (`Fiber.tasks`: for one).
+        self._unowned_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        self._tracking = False
         #: The fixture state each test has its own copy of (see function_fixture_state).
         self._own_state: set[tuple[object, str]] = set()
 
@@ -238,8 +243,8 @@ class Group:
         self.runner.driver = self.scheduler
         guards.recorder.route = self._route
         exit_stack = self._exit
-        guards.task_filter = lambda task: _concerns(task, FIBER.get())
-        exit_stack.callback(setattr, guards, "task_filter", None)
+        guards.task_source = self._tasks_in_view
+        exit_stack.callback(setattr, guards, "task_source", None)
         state.timeouts.related = lambda stuck, task: _concerns(task, task_owner(stuck))
         exit_stack.callback(setattr, state.timeouts, "related", None)
         exit_stack.enter_context(_protocol.fixture_setups_guarded(self._guard_setup))
@@ -247,6 +252,7 @@ class Group:
         exit_stack.enter_context(_protocol.request_calls_routed(self._as_owner))
         if loop.get_task_factory() is None:
             loop.set_task_factory(self._task_factory)
+            self._tracking = True
             exit_stack.callback(self._reset_task_factory)
         previous = guards.enter(loop)  # the blocking guard watches the loop while it runs
         exit_stack.callback(guards.leave, loop, previous)
@@ -254,6 +260,7 @@ class Group:
         exit_stack.callback(self._output.exit)
 
     def _reset_task_factory(self) -> None:
+        self._tracking = False
         if not self.loop.is_closed():
             self.loop.set_task_factory(None)
 
@@ -283,6 +290,7 @@ class Group:
             self.last = entry
         self.running += 1
         self.scheduler.start(entry.fiber)
+        self.scheduler.poll()
         self.flush()
         return True
 
@@ -456,8 +464,25 @@ class Group:
     ) -> asyncio.Task[Any]:
         task = _OwnedTask(coro, loop=loop, **kwargs)
         context = kwargs.get("context")
-        task.awaitest_fiber = context.get(FIBER) if context is not None else FIBER.get()
+        fiber = context.get(FIBER) if context is not None else FIBER.get()
+        task.awaitest_fiber = fiber
+        (self._unowned_tasks if fiber is None else fiber.tasks).add(task)
         return task
+
+    def _tasks_in_view(self, loop: asyncio.AbstractEventLoop) -> Iterable[asyncio.Task[Any]] | None:
+        """The tasks on `loop` the running test answers for: its own and those of no test.
+
+        None (all the loop's tasks) for another loop; filtered from all the
+        loop's tasks if a task factory of the test's own left them untracked.
+        """
+        if loop is not self.loop:
+            return None
+        fiber = FIBER.get()
+        if not self._tracking:
+            return [t for t in asyncio.all_tasks(loop) if _concerns(t, fiber)]
+        if fiber is None:
+            return self._unowned_tasks
+        return itertools.chain(fiber.tasks, self._unowned_tasks)
 
     def _owner(self, about: object = None) -> Fiber | None:
         """The test the running code (or a task or callback) works for.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._runner import cancel_and_wait
@@ -60,8 +60,11 @@ class Guards:
         self._wide: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = (
             weakref.WeakKeyDictionary()
         )
-        #: While tests run concurrently: whether a task is the current test's to answer for.
-        self.task_filter: Callable[[asyncio.Task[Any]], bool] | None = None
+        #: While tests run concurrently: the tasks on a loop the current test answers for
+        #: (None from it, or no source: all the loop's tasks).
+        self.task_source: (
+            Callable[[asyncio.AbstractEventLoop], Iterable[asyncio.Task[Any]] | None] | None
+        ) = None
         self._started = False
 
     def start(self) -> None:
@@ -132,7 +135,13 @@ class Guards:
 
     def snapshot(self, loop: asyncio.AbstractEventLoop) -> Snapshot:
         """Record what the loop has before a test starts using it."""
-        return Snapshot(pending_tasks(loop), resources.open_resources(loop))
+        return Snapshot(self._pending(loop), resources.open_resources(loop))
+
+    def _pending(self, loop: asyncio.AbstractEventLoop) -> set[asyncio.Task[Any]]:
+        """The loop's unfinished tasks the running test answers for."""
+        source = self.task_source
+        tasks = source(loop) if source is not None else None
+        return pending_tasks(loop) if tasks is None else {t for t in tasks if not t.done()}
 
     def _leaked(
         self, loop: asyncio.AbstractEventLoop, before: Snapshot, wide: Any
@@ -144,13 +153,8 @@ class Guards:
         iterations to do so: only tasks still pending after them are leaks.
         """
         leaked: list[asyncio.Task[Any]] = []
-        mine = self.task_filter
         for _ in range(_SETTLE_ITERATIONS):
-            leaked = [
-                t
-                for t in pending_tasks(loop) - before.tasks
-                if t not in wide and (mine is None or mine(t))
-            ]
+            leaked = [t for t in self._pending(loop) - before.tasks if t not in wide]
             if not leaked:
                 break
             loop.run_until_complete(asyncio.sleep(0))
