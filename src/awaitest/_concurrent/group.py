@@ -430,6 +430,8 @@ class Group:
             return None
         if self.scheduler.in_fiber() is None:
             return None
+        if fixturedef.cached_result is not None and fixturedef.params is None:
+            return None  # set up, one value for all: pytest hands out its cache
         while (pending := self._setting_up.get(fixturedef)) is not None:
             self.scheduler.block_on(pending)
             stopped = self._interrupted_setups.get(fixturedef)
