@@ -53,19 +53,16 @@ class Owners:
         self.loop = scheduler.loop
         #: Tasks the task factory started for no test (`Fiber.tasks`: for one).
         self._unowned: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
-        self._tracking = False
 
     def track(self) -> bool:
         """Install the task factory, unless the loop has one; return whether it did."""
         if self.loop.get_task_factory() is not None:
             return False  # the test's own factory: tasks are told apart by scanning
         self.loop.set_task_factory(self._task_factory)
-        self._tracking = True
         return True
 
     def untrack(self) -> None:
         """Undo `track`."""
-        self._tracking = False
         if not self.loop.is_closed():
             self.loop.set_task_factory(None)
 
@@ -83,12 +80,12 @@ class Owners:
         """The tasks on `loop` the running test answers for: its own and those of no test.
 
         None (all the loop's tasks) for another loop; filtered from all the
-        loop's tasks if a task factory of the test's own left them untracked.
+        loop's tasks if a task factory of the tests' own replaced the tracking one.
         """
         if loop is not self.loop:
             return None
         fiber = FIBER.get()
-        if not self._tracking:
+        if loop.get_task_factory() != self._task_factory:
             return [t for t in asyncio.all_tasks(loop) if concerns(t, fiber)]
         if fiber is None:
             return self._unowned
