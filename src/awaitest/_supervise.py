@@ -165,7 +165,9 @@ class Supervision:
         plan = self.state.planner.item_plan(item)
         if plan.claimed and plan.owner is not item:
             runner = self.state.loops.get(plan.owner)
-            baseline = self.guards.snapshot(runner.loop) if runner is not None else EMPTY
+            baseline = (
+                self.guards.snapshot(runner.loop, shared=True) if runner is not None else EMPTY
+            )
             _compat.after_item_teardown(item, lambda: self._check_shared(plan.owner, baseline))
         if plan.kind is Kind.SYNC:
             self._check_sync_marker(item)

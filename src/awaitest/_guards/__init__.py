@@ -133,9 +133,14 @@ class Guards:
 
     # -- called by the session ----------------------------------------------------
 
-    def snapshot(self, loop: asyncio.AbstractEventLoop) -> Snapshot:
-        """Record what the loop has before a test starts using it."""
-        return Snapshot(self._pending(loop), resources.open_resources(loop))
+    def snapshot(self, loop: asyncio.AbstractEventLoop, *, shared: bool = False) -> Snapshot:
+        """Record what the loop has before a test starts using it.
+
+        For a check with `shared=True`, which leaves open resources alone,
+        only the tasks.
+        """
+        found = set() if shared else resources.open_resources(loop)
+        return Snapshot(self._pending(loop), found)
 
     def _pending(self, loop: asyncio.AbstractEventLoop) -> set[asyncio.Task[Any]]:
         """The loop's unfinished tasks the running test answers for."""
