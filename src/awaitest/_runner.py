@@ -28,7 +28,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._concurrent.fibers import FIBER
+from ._concurrent import FIBER
 from ._errors import FixtureCrashedError, FixtureError
 from ._loops import LoopFactory
 

@@ -27,7 +27,7 @@ from ._builtin_fixtures import virtual_clock as virtual_clock
 from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._compat import pytest_timeout as _pytest_timeout
-from ._concurrent.plugin import Concurrency
+from ._concurrent import Gate as ConcurrencyGate
 from ._config import MarkerOptions, Mode, Settings, parse_bool
 from ._errors import ConfigError, FixtureError, LoopMismatchError
 from ._fixtures import adapt, with_current_loop
@@ -225,7 +225,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(
         Supervision(state, state.guards, state.timeouts, config), "awaitest-supervision"
     )
-    config.pluginmanager.register(Concurrency(state, config), "awaitest-concurrency")
+    config.pluginmanager.register(ConcurrencyGate(state, config), "awaitest-concurrency-gate")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -25,15 +25,12 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 
+from . import FIBER
+
 T = TypeVar("T")
 
 #: Seconds between two runs of the loop while tests are being started (`Scheduler.poll`).
 POLL_INTERVAL: Final = 0.005
-
-#: The fiber whose test a piece of code runs for, in the contexts of its tasks and callbacks.
-FIBER: Final[contextvars.ContextVar[Fiber | None]] = contextvars.ContextVar(
-    "awaitest_fiber", default=None
-)
 
 
 class Slot:

@@ -16,7 +16,8 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from .fibers import FIBER, Fiber, Scheduler
+from . import FIBER
+from .fibers import Fiber, Scheduler
 
 
 class _OwnedTask(asyncio.Task):  # type: ignore[type-arg]

@@ -1,6 +1,7 @@
 """Which tests run together: the pytest plugin object of concurrency.
 
-`Concurrency` takes over `pytest_runtest_protocol` for tests that opted in.
+`Concurrency` (registered by `Gate` when a test of the session opted in)
+takes over `pytest_runtest_protocol` for tests that opted in.
 Consecutive opted-in tests with the same parent (module or class), loop and
 wider-fixture parameters form a `Group` (see group.py), which runs them.
 
@@ -64,7 +65,6 @@ class Concurrency:
         self.group: Group | None = None
         self._unsafe: frozenset[str] | None = None
         self._alone = any(config.getoption(name, False) for name in _ALONE_OPTIONS)
-        self._none_opted_in: bool | None = None
 
     def unsafe_fixtures(self) -> frozenset[str]:
         """Every fixture that makes a test run alone: awaitest's, the ini's, plugins'."""
@@ -104,10 +104,6 @@ class Concurrency:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> object:
         """Start the test in its group, if it runs concurrently; log what has finished."""
-        if self._none_opted_in is None:
-            self._none_opted_in = self._check_opt_in(item)
-            if self._none_opted_in:
-                return None
         group = self.group
         if group is not None and group.expected is not item:
             self._finish()  # pytest went elsewhere (a plugin re-running a test)
@@ -129,15 +125,6 @@ class Concurrency:
         except BaseException as exc:
             self._finish(interrupted=exc)
             raise
-        return True
-
-    def _check_opt_in(self, item: pytest.Item) -> bool:
-        """At the first test: if none of the session's tests opted in, step aside for good."""
-        planner = self.state.planner
-        planner.item_plan(item)  # plans the whole session
-        if any(planner.item_plan(i).concurrent for i in item.session.items):
-            return False
-        self.config.pluginmanager.unregister(self)
         return True
 
     def _finish(self, *, interrupted: BaseException | None = None) -> None:
