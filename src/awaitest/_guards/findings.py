@@ -103,10 +103,12 @@ class Recorder:
     def end(self) -> tuple[list[Finding], list[Finding]]:
         """Stop collecting; return the phase's findings as (errors, warnings)."""
         record = self.record
+        self.record = PhaseRecord(None, self.session_policy, [])
         with self._lock:
+            if not record.found:
+                return [], []
             found = list(record.found)
             record.found.clear()
-        self.record = PhaseRecord(None, self.session_policy, [])
         policy = record.policy
         errors = [f for f in found if policy.level(f.guard) is Level.ERROR]
         warns = [f for f in found if policy.level(f.guard) is Level.WARN]
