@@ -27,6 +27,9 @@ FIXTURE_ATTR: Final = "__awaitest_fixture__"
 #: Markers of other async frameworks whose tests awaitest leaves alone.
 _FOREIGN_MARKERS: Final = ("anyio", "trio")
 
+#: Every marker awaitest reads on a test: its own, pytest-asyncio's, other frameworks'.
+_READ_MARKERS: Final = frozenset({"awaitest", "asyncio", *_FOREIGN_MARKERS})
+
 
 class Kind(enum.Enum):
     """What kind of callable a test or fixture function is."""
@@ -107,9 +110,21 @@ def fixture_loop_scope(spec: FixtureSpec, scope: str, settings: Settings) -> str
     return None
 
 
-def foreign_framework(item: pytest.Item) -> str | None:
-    """Return the async framework (other than awaitest) that owns `item`, if any."""
-    for name in _FOREIGN_MARKERS:
+def has_read_markers(node: pytest.Item) -> bool:
+    """Whether `node` or a parent carries a marker awaitest reads (one walk up the tree).
+
+    Most tests carry none: then the options and frameworks they mark need
+    no reading (each lookup by name walks the tree again).
+    """
+    return any(mark.name in _READ_MARKERS for mark in node.iter_markers())
+
+
+def foreign_framework(item: pytest.Item, *, marked: bool = True) -> str | None:
+    """Return the async framework (other than awaitest) that owns `item`, if any.
+
+    `marked=False`: the caller knows `item` carries none of the markers read.
+    """
+    for name in _FOREIGN_MARKERS if marked else ():
         if item.get_closest_marker(name) is not None:
             return name
     if "anyio_backend" in getattr(item, "fixturenames", ()):

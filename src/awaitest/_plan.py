@@ -78,6 +78,10 @@ class ItemPlan:
 _PLAN_KEY: Final = pytest.StashKey[ItemPlan]()
 
 
+#: The options of a test carrying no marker awaitest reads.
+_UNMARKED: Final = MarkerOptions()
+
+
 def marker_options(node: Any, *, warn: bool = False) -> MarkerOptions:
     """Read a node's `awaitest` and `asyncio` markers.
 
@@ -225,15 +229,18 @@ class Planner:
     def _base_plan(self, item: pytest.Item) -> tuple[ItemPlan, Node | None]:
         obj = item.obj if isinstance(item, pytest.Function) else None
         kind = Kind.SYNC if obj is None else _collect.kind_of(obj)
-        foreign = _collect.foreign_framework(item)
+        marked = _collect.has_read_markers(item)
+        foreign = _collect.foreign_framework(item, marked=marked)
         error = None
         try:
-            options = marker_options(item)
+            options = marker_options(item) if marked else _UNMARKED
         except ConfigError as exc:
             options, error = MarkerOptions(marked=True), str(exc)
         claimed = foreign is None and _collect.claims_test(kind, options.marked, self.settings.mode)
         sync_marked = (
-            kind is Kind.SYNC and item.get_closest_marker(_pytest_asyncio.MARKER) is not None
+            marked
+            and kind is Kind.SYNC
+            and item.get_closest_marker(_pytest_asyncio.MARKER) is not None
         )
         settings = self.settings
         loop_scope = (

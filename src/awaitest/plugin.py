@@ -24,7 +24,7 @@ from ._builtin_fixtures import unused_tcp_port_factory as unused_tcp_port_factor
 from ._builtin_fixtures import unused_udp_port as unused_udp_port
 from ._builtin_fixtures import unused_udp_port_factory as unused_udp_port_factory
 from ._builtin_fixtures import virtual_clock as virtual_clock
-from ._collect import Kind, check_fixture_loop_scope, foreign_framework, kind_of
+from ._collect import Kind, check_fixture_loop_scope, foreign_framework, has_read_markers, kind_of
 from ._compat import pytest_asyncio as _pytest_asyncio
 from ._compat import pytest_timeout as _pytest_timeout
 from ._concurrent import Gate as ConcurrencyGate
@@ -271,6 +271,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             _compat.add_to_closure(metafunc, _pytest_asyncio.POLICY_FIXTURE, policy_defs)
     if metafunc.function is None or kind_of(metafunc.function) is Kind.SYNC:
         return
+    marked = has_read_markers(definition)
+    if (
+        not marked
+        and len(settings.loop_factories) < 2
+        and not _pytest_asyncio.factory_hook_implemented(metafunc.config)
+    ):
+        return  # no marker, one loop implementation: nothing to parametrize or check
     try:
         options = marker_options(definition, warn=True)
     except _pytest_asyncio.MarkerError as exc:
@@ -279,7 +286,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return  # an awaitest marker error: reported when the test runs
     if settings.mode is Mode.STRICT and not options.marked:
         return
-    if foreign_framework(definition) is not None:
+    if foreign_framework(definition, marked=marked) is not None:
         return
     values = _loop_factory_params(definition, options, settings)
     if values:

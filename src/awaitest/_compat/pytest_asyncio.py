@@ -238,6 +238,12 @@ INVALID_HOOK_RESULT: Final = (
 )
 
 
+def factory_hook_implemented(config: pytest.Config) -> bool:
+    """Whether a plugin or conftest implements `pytest_asyncio_loop_factories` at all."""
+    hook = getattr(config.hook, "pytest_asyncio_loop_factories", None)
+    return hook is not None and bool(hook.get_hookimpls())
+
+
 def hook_factories(definition: Any) -> dict[str, Callable[[], Any]] | None:
     """Ask the `pytest_asyncio_loop_factories` hook for a test's loop factories.
 
@@ -249,8 +255,7 @@ def hook_factories(definition: Any) -> dict[str, Callable[[], Any]] | None:
             non-empty mapping of names to callables.
     """
     # No implementation registered anywhere (conftests included): skip the per-node proxy.
-    everywhere = getattr(definition.config.hook, "pytest_asyncio_loop_factories", None)
-    if everywhere is None or not everywhere.get_hookimpls():
+    if not factory_hook_implemented(definition.config):
         return None
     hook = definition.ihook.pytest_asyncio_loop_factories
     if not hook.get_hookimpls():
