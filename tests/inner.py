@@ -3,11 +3,14 @@
 An outer test writes one of these modules into the pytester directory
 (`pytester.makepyfile(rec=REC)`), the inner tests import it and record lines,
 and the outer test reads them back to check what really happened: which loop
-each test ran on, in which order fixtures set up and tore down.
+each test ran on, in which order fixtures set up and tore down. The last part
+holds what the concurrency tests (test_concurrent*.py) share: `meet`, the module
+that proves tests overlapped, and `write_suite`, which writes an inner suite.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +106,85 @@ def pip_install(target: Path, *requirements: str) -> Path:
         timeout=600,
     )  # fmt: skip
     return target
+
+
+# -- concurrent tests (test_concurrent*.py) ----------------------------------------------
+
+#: Module `meet`: `Meeting(n)` lets its callers through once `n` of them wait in it, so the
+#: tests that pass through it overlapped. A test that waits `timeout` seconds in vain fails
+#: with "only <k> of <n> tests met". `Peak` counts how many tests run at the same moment.
+MEET = """
+import asyncio
+
+
+class Meeting:
+    def __init__(self, n, timeout=5.0):
+        self.n = n
+        self.timeout = timeout
+        self.arrived = 0
+        self.event = asyncio.Event()
+
+    async def __call__(self):
+        self.arrived += 1
+        if self.arrived >= self.n:
+            self.event.set()
+        try:
+            await asyncio.wait_for(self.event.wait(), self.timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"only {self.arrived} of {self.n} tests met") from None
+
+
+class Peak:
+    def __init__(self):
+        self.now = 0
+        self.most = 0
+
+    def enter(self):
+        self.now += 1
+        self.most = max(self.most, self.now)
+
+    def leave(self):
+        self.now -= 1
+"""
+
+#: The start of every test_suite.py `write_suite` writes.
+SUITE_IMPORTS = """import asyncio
+
+import pytest
+
+from meet import Meeting, Peak
+from rec import note
+"""
+
+#: Opts the whole inner module in.
+CONCURRENT = "pytestmark = pytest.mark.awaitest(concurrent=True)\n"
+
+#: `finished(name)` is an event set when the test `name` ends: later tests set it, so
+#: earlier ones finish last.
+CHAIN = """
+ENDED = {}
+
+
+def finished(name):
+    return ENDED.setdefault(name, asyncio.Event())
+"""
+
+#: A `-v` result line: nodeid, outcome (and reason), percentage.
+VERBOSE = re.compile(r"(test_suite\.py::\S+ (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS).*?)\s+\[")
+
+
+def verbose_lines(result: pytest.RunResult) -> list[str]:
+    """The `-v` result lines (nodeid and outcome), as printed, without the percentages."""
+    return [m.group(1) for line in result.stdout.lines if (m := VERBOSE.match(line))]
+
+
+def assert_alone(log: list[str], name: str) -> None:
+    """Assert the test `name` started and ended with nothing else noted in between."""
+    start = log.index(f"start {name}")
+    assert log[start + 1] == f"end {name}", log
+
+
+def write_suite(pytester: pytest.Pytester, header: str, body: str, **files: str) -> None:
+    """Write `rec`, `meet`, `files` and test_suite.py: imports, `header`, then `body`."""
+    pytester.makepyfile(rec=REC, meet=MEET, **files)
+    pytester.makepyfile(test_suite=SUITE_IMPORTS + header + "\n" + body)

@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import read_log
-from test_concurrent import assert_alone, write_suite
+from inner import assert_alone, read_log, write_suite
 
 Run = Callable[..., pytest.RunResult]
 

@@ -2,7 +2,7 @@
 
 A hung test times out alone while the tests beside it pass; a leaked task
 or a never-awaited coroutine fails the test that made it, not the tests
-running beside it (they pass a `Meeting`, see test_concurrent.py).
+running beside it (they pass a `Meeting`, see inner.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import read_log
-from test_concurrent import CHAIN, CONCURRENT, verbose_lines, write_suite
+from inner import CHAIN, CONCURRENT, read_log, verbose_lines, write_suite
 
 Run = Callable[..., pytest.RunResult]
 

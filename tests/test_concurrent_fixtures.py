@@ -1,6 +1,6 @@
 """Concurrent tests' fixtures: each test's own, and wider ones shared.
 
-Tests overlap (they pass a `Meeting`, see test_concurrent.py) and still get
+Tests overlap (they pass a `Meeting`, see inner.py) and still get
 pytest's real fixtures: their own function-scoped values (sync and async,
 plain and generator, parametrized), `request`, `tmp_path`, class instance
 and context; module and session fixtures are set up once and torn down
@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import REC, read_log
-from test_concurrent import MEET, write_suite
+from inner import MEET, REC, read_log, write_suite
 
 Run = Callable[..., pytest.RunResult]
 

@@ -1,8 +1,8 @@
 """Concurrent tests' reports: order, outcomes, durations, junitxml, output, warnings.
 
 Every inner suite here runs its tests together (proved by `Meeting`, see
-test_concurrent.py) and checks that what pytest reports is what a
-sequential run would say: each test's own outcome, duration, output, log
+inner.py) and checks that what pytest reports is what a sequential run
+would say: each test's own outcome, duration, output, log
 records and warnings, in collection order.
 """
 
@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import read_log
-from test_concurrent import CHAIN, CONCURRENT, verbose_lines, write_suite
+from inner import CHAIN, CONCURRENT, read_log, verbose_lines, write_suite
 
 Run = Callable[..., pytest.RunResult]
 

@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import REC, read_log
-from test_concurrent import MEET, write_suite
+from inner import MEET, REC, read_log, write_suite
 
 Run = Callable[..., pytest.RunResult]
 
