@@ -169,6 +169,37 @@ def finished(name):
     return ENDED.setdefault(name, asyncio.Event())
 """
 
+#: Tests a and b meet in `first`, c and d in `second` (each a `Meeting(2)` the header makes),
+#: each noting its start and end: each pair passes only if it overlaps. Between the pairs
+#: stands `{alone}`, the source of a test that must run alone; `{self}` is "self" for methods.
+TWO_PAIRS = """
+async def test_a({self}):
+    note("start a")
+    await first()
+    note("end a")
+
+
+async def test_b({self}):
+    note("start b")
+    await first()
+    note("end b")
+
+
+{alone}
+
+
+async def test_c({self}):
+    note("start c")
+    await second()
+    note("end c")
+
+
+async def test_d({self}):
+    note("start d")
+    await second()
+    note("end d")
+"""
+
 #: A `-v` result line: nodeid, outcome (and reason), percentage.
 VERBOSE = re.compile(r"(test_suite\.py::\S+ (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS).*?)\s+\[")
 

@@ -13,11 +13,12 @@ xdist in test_concurrent_session.py.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 import pytest
 
-from inner import assert_alone, read_log, write_suite
+from inner import TWO_PAIRS, assert_alone, read_log, write_suite
 
 Run = Callable[..., pytest.RunResult]
 
@@ -86,50 +87,18 @@ def test_concurrent_false_opts_out_of_the_ini_key(
 ) -> None:
     """concurrent=False on a test or class beats awaitest_concurrent = true: it runs alone."""
     pytester.makeini("[pytest]\nawaitest_concurrent = true\n")
-    if where == "test":
-        alone = """
-@pytest.mark.awaitest(concurrent=False)
-async def test_alone():
+    marker = "@pytest.mark.awaitest(concurrent=False)"
+    test = """
+async def test_alone({self}):
     note("start alone")
     await asyncio.sleep(0.05)
     note("end alone")
 """
+    if where == "test":
+        alone = marker + test.format(self="")
     else:
-        alone = """
-@pytest.mark.awaitest(concurrent=False)
-class TestAlone:
-    async def test_alone(self):
-        note("start alone")
-        await asyncio.sleep(0.05)
-        note("end alone")
-"""
-    body = f"""
-async def test_a():
-    note("start a")
-    await first()
-    note("end a")
-
-
-async def test_b():
-    note("start b")
-    await first()
-    note("end b")
-
-
-{alone}
-
-
-async def test_c():
-    note("start c")
-    await second()
-    note("end c")
-
-
-async def test_d():
-    note("start d")
-    await second()
-    note("end d")
-"""
+        alone = f"{marker}\nclass TestAlone:" + textwrap.indent(test.format(self="self"), "    ")
+    body = TWO_PAIRS.format(self="", alone=alone)
     write_suite(pytester, "first, second = Meeting(2), Meeting(2)\n", body)
     result = run()
     result.assert_outcomes(passed=5)
@@ -272,32 +241,13 @@ def test_sync_tests_under_a_wider_opt_in_run_as_usual(
         header += f"pytestmark = {marker}\n"
     elif way == "ini":
         pytester.makeini("[pytest]\nawaitest_concurrent = true\n")
-    body = """
-    async def test_a(self):
-        note("start a")
-        await first()
-        note("end a")
-
-    async def test_b(self):
-        note("start b")
-        await first()
-        note("end b")
-
-    def test_sync(self):
-        note("start sync")
-        note("end sync")
-
-    async def test_c(self):
-        note("start c")
-        await second()
-        note("end c")
-
-    async def test_d(self):
-        note("start d")
-        await second()
-        note("end d")
-    """
-    body = (f"@{marker}\n" if way == "class" else "") + "class TestSuite:\n" + body
+    sync = """
+def test_sync(self):
+    note("start sync")
+    note("end sync")
+"""
+    methods = textwrap.indent(TWO_PAIRS.format(self="self", alone=sync), "    ")
+    body = (f"@{marker}\n" if way == "class" else "") + "class TestSuite:\n" + methods
     write_suite(pytester, header, body)
     result = run()
     result.assert_outcomes(passed=5)

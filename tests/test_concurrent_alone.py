@@ -13,50 +13,25 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import assert_alone, read_log, write_suite
+from inner import CONCURRENT, TWO_PAIRS, assert_alone, read_log, write_suite
 
 Run = Callable[..., pytest.RunResult]
 
-#: Two pairs of tests that pass only if each pair overlaps, around `{alone}`.
-AROUND = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
-first, second = Meeting(2), Meeting(2)
-
-
-{fixtures}
-
-
-async def test_a():
-    note("start a")
-    await first()
-    note("end a")
-
-
-async def test_b():
-    note("start b")
-    await first()
-    note("end b")
-
-
+#: The test that must run alone: it uses `{uses}`, gives other tests turns, then does `{body}`.
+ALONE = """
 async def test_alone({uses}):
     note("start alone")
     for _ in range(3):
         await asyncio.sleep(0.01)  # any other running test would get turns here
     {body}
     note("end alone")
-
-
-async def test_c():
-    note("start c")
-    await second()
-    note("end c")
-
-
-async def test_d():
-    note("start d")
-    await second()
-    note("end d")
 """
+
+
+def write_around(pytester: pytest.Pytester, alone: str, fixtures: str = "") -> None:
+    """Write a concurrent test_suite.py: `fixtures`, then `alone` between two pairs."""
+    header = CONCURRENT + "first, second = Meeting(2), Meeting(2)\n" + fixtures
+    write_suite(pytester, header, TWO_PAIRS.format(self="", alone=alone))
 
 
 def check_alone(pytester: pytest.Pytester, result: pytest.RunResult) -> None:
@@ -88,7 +63,7 @@ def test_a_test_using_an_unsafe_fixture_runs_alone(
 def patched(monkeypatch):
     monkeypatch.setattr("os.sep", "/")
 """
-    write_suite(pytester, "", AROUND.format(fixtures=fixtures, uses=uses, body=body))
+    write_around(pytester, ALONE.format(uses=uses, body=body), fixtures)
     check_alone(pytester, run())
 
 
@@ -118,7 +93,7 @@ def global_settings():
     SETTINGS["mode"] = "prod"
 """
     body = 'assert global_settings["mode"] == "test"'
-    write_suite(pytester, "", AROUND.format(fixtures=fixtures, uses="global_settings", body=body))
+    write_around(pytester, ALONE.format(uses="global_settings", body=body), fixtures)
     check_alone(pytester, run())
 
 
@@ -134,9 +109,7 @@ def test_a_test_on_virtual_time_runs_alone(
     pytester: pytest.Pytester, run: Run, marker: str, uses: str
 ) -> None:
     """The clock belongs to the loop: a test on virtual time has the loop to itself."""
-    source = AROUND.format(fixtures="", uses=uses, body="await asyncio.sleep(3600)")
-    source = source.replace("async def test_alone(", f"{marker}\nasync def test_alone(")
-    write_suite(pytester, "", source)
+    write_around(pytester, marker + ALONE.format(uses=uses, body="await asyncio.sleep(3600)"))
     check_alone(pytester, run())
 
 
