@@ -147,7 +147,7 @@ class Peak:
         self.now -= 1
 """
 
-#: The start of every test_suite.py `write_suite` writes.
+#: The start of every module `suite` makes.
 SUITE_IMPORTS = """import asyncio
 
 import pytest
@@ -215,7 +215,12 @@ def assert_alone(log: list[str], name: str) -> None:
     assert log[start + 1] == f"end {name}", log
 
 
+def suite(header: str, body: str) -> str:
+    """The source of an inner test module: `SUITE_IMPORTS`, `header`, then `body`."""
+    return SUITE_IMPORTS + header + "\n" + body
+
+
 def write_suite(pytester: pytest.Pytester, header: str, body: str, **files: str) -> None:
-    """Write `rec`, `meet`, `files` and test_suite.py: imports, `header`, then `body`."""
+    """Write `rec`, `meet`, `files` and test_suite.py: `suite(header, body)`."""
     pytester.makepyfile(rec=REC, meet=MEET, **files)
-    pytester.makepyfile(test_suite=SUITE_IMPORTS + header + "\n" + body)
+    pytester.makepyfile(test_suite=suite(header, body))

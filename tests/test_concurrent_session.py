@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import MEET, REC, read_log, write_suite
+from inner import CONCURRENT, MEET, REC, read_log, suite, write_suite
 
 Run = Callable[..., pytest.RunResult]
 
@@ -69,18 +69,9 @@ def send_sigint_soon():
 # -- sequential neighbours ------------------------------------------------------------
 
 
-MIXED_MODULE = """
-import asyncio
-
-import pytest
-
-from meet import Meeting
-from rec import note
-
-together = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(2)
-
-
+MIXED_MODULE = suite(
+    "together = pytest.mark.awaitest(concurrent=True)\nmeeting = Meeting(2)\n",
+    """
 def test_sync_first(mod):
     note("sync first")
 
@@ -107,18 +98,12 @@ async def test_async_after(fn):
 
 def test_sync_last(mod):
     note("sync last")
-"""
+""",
+)
 
-OTHER_MODULE = """
-import pytest
-
-from meet import Meeting
-from rec import note
-
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(2)
-
-
+OTHER_MODULE = suite(
+    CONCURRENT + "meeting = Meeting(2)\n",
+    """
 async def test_c(fn):
     await meeting()
     note("end c")
@@ -127,7 +112,8 @@ async def test_c(fn):
 async def test_d(fn):
     await meeting()
     note("end d")
-"""
+""",
+)
 
 
 def test_sequential_tests_around_a_group_run_as_usual(pytester: pytest.Pytester, run: Run) -> None:
@@ -236,19 +222,10 @@ def test_stopping_lets_the_running_tests_finish(pytester: pytest.Pytester, run: 
 # -- Ctrl-C -----------------------------------------------------------------------------
 
 
+#: Imports the conftest's `send_sigint_soon()`, for a real SIGINT during the run.
+SEND_SIGINT = "from conftest import send_sigint_soon\n\n"
+
 INTERRUPTED = """
-import asyncio
-
-import pytest
-
-from conftest import send_sigint_soon
-from meet import Meeting
-from rec import note
-
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(3)
-
-
 async def test_done(fn):
     await meeting()
     note("end done")
@@ -285,10 +262,12 @@ def test_ctrl_c_tears_every_running_test_down(
     down, the tests that finished are reported, the summary is printed, and
     the exit code says the run was interrupted.
     """
-    pytester.makepyfile(rec=REC, meet=MEET, conftest=CONFTEST)
-    pytester.makepyfile(test_suite=INTERRUPTED.format(interrupt=interrupt))
-    pytester.makepyfile(
-        test_zz_never="from rec import note\n\n\ndef test_never():\n    note('never')\n"
+    write_suite(
+        pytester,
+        SEND_SIGINT + CONCURRENT + "meeting = Meeting(3)\n",
+        INTERRUPTED.format(interrupt=interrupt),
+        conftest=CONFTEST,
+        test_zz_never="from rec import note\n\n\ndef test_never():\n    note('never')\n",
     )
     result = run_subprocess("-v", timeout=LIMIT)
     assert result.ret == pytest.ExitCode.INTERRUPTED
@@ -311,18 +290,9 @@ def test_ctrl_c_tears_every_running_test_down(
 # -- pytest-xdist -------------------------------------------------------------------------
 
 
-XDIST_MODULE = """
-import os
-
-import pytest
-
-from meet import Meeting
-from rec import note
-
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(3)
-
-
+XDIST_MODULE = suite(
+    "import os\n\n" + CONCURRENT + "meeting = Meeting(3)\n",
+    """
 @pytest.mark.parametrize("n", range(3))
 async def test_meets(n, fn):
     await meeting()
@@ -331,7 +301,8 @@ async def test_meets(n, fn):
 
 async def test_fails(fn):
     assert False, __name__
-"""
+""",
+)
 
 
 def test_each_xdist_worker_runs_its_share_concurrently(
@@ -357,16 +328,6 @@ def test_each_xdist_worker_runs_its_share_concurrently(
 
 
 WAITS_FOR_SETUP = """
-import asyncio
-
-import pytest
-
-from conftest import send_sigint_soon
-from rec import note
-
-pytestmark = pytest.mark.awaitest(concurrent=True)
-
-
 @pytest.fixture(scope="module")
 async def slow_mod():
     note("setup starts")
@@ -395,7 +356,7 @@ def test_ctrl_c_during_a_shared_setup_reports_neither_test(
     As in a sequential run, an interrupted test has no outcome: the test waiting
     for the setup is not reported as an error (nor with awaitest's internals).
     """
-    pytester.makepyfile(rec=REC, conftest=CONFTEST, test_suite=WAITS_FOR_SETUP)
+    write_suite(pytester, SEND_SIGINT + CONCURRENT, WAITS_FOR_SETUP, conftest=CONFTEST)
     result = run_subprocess("-v", timeout=LIMIT)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert [line for line in result.stdout.lines if "ERROR" in line] == []
