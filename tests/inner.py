@@ -63,6 +63,40 @@ def log(line):
 """
 
 
+#: Module test_hang (with `LOG_HELPER` as `log`): the teardown of fixture `hangs` waits forever;
+#: a timeout must cancel it (its finally logs "hangs unwound") and the run go on to test_next.
+HANGING_TEARDOWN = """
+import asyncio
+
+import pytest
+
+from log import log
+
+
+@pytest.fixture(scope="module")
+async def outer():
+    yield
+    log("outer down")
+
+
+@pytest.fixture
+async def hangs(outer):
+    yield
+    try:
+        await asyncio.Event().wait()
+    finally:
+        log("hangs unwound")
+
+
+async def test_uses_it(hangs):
+    pass
+
+
+async def test_next(outer):
+    log("test_next")
+"""
+
+
 def read_log(pytester: pytest.Pytester) -> list[str]:
     """Return the lines inner tests wrote with `rec.note`."""
     log = pytester.path / "log.txt"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import LOG_HELPER, events
+from inner import HANGING_TEARDOWN, LOG_HELPER, events
 
 Run = Callable[..., pytest.RunResult]
 
@@ -133,39 +133,7 @@ def test_teardown_hanging_past_the_timeout_is_cancelled_and_the_run_goes_on(
     pytester: pytest.Pytester, run_subprocess: Run
 ) -> None:
     """A hung async teardown is cancelled at the timeout; its finally and outer teardowns run."""
-    pytester.makepyfile(log=LOG_HELPER)
-    pytester.makepyfile(
-        test_hang="""
-        import asyncio
-
-        import pytest
-
-        from log import log
-
-
-        @pytest.fixture(scope="module")
-        async def outer():
-            yield
-            log("outer down")
-
-
-        @pytest.fixture
-        async def hangs(outer):
-            yield
-            try:
-                await asyncio.Event().wait()
-            finally:
-                log("hangs unwound")
-
-
-        async def test_uses_it(hangs):
-            pass
-
-
-        async def test_next(outer):
-            log("test_next")
-        """
-    )
+    pytester.makepyfile(log=LOG_HELPER, test_hang=HANGING_TEARDOWN)
     result = run_subprocess("--awaitest-timeout=0.5", "-rA", timeout=LIMIT)
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from inner import LOG_HELPER, events, pip_install
+from inner import HANGING_TEARDOWN, LOG_HELPER, events, pip_install
 
 Run = Callable[..., pytest.RunResult]
 
@@ -116,39 +116,7 @@ def test_hung_async_teardown_under_pytest_timeout_is_cancelled_and_the_run_goes_
 ) -> None:
     """pytest-timeout's thread method would end the process; awaitest cancels the teardown."""
     pytester.makeini("[pytest]\ntimeout_method = thread\n")
-    pytester.makepyfile(log=LOG_HELPER)
-    pytester.makepyfile(
-        test_hang="""
-        import asyncio
-
-        import pytest
-
-        from log import log
-
-
-        @pytest.fixture(scope="module")
-        async def outer():
-            yield
-            log("outer down")
-
-
-        @pytest.fixture
-        async def hangs(outer):
-            yield
-            try:
-                await asyncio.Event().wait()
-            finally:
-                log("hangs unwound")
-
-
-        async def test_uses_it(hangs):
-            pass
-
-
-        async def test_next(outer):
-            log("test_next")
-        """
-    )
+    pytester.makepyfile(log=LOG_HELPER, test_hang=HANGING_TEARDOWN)
     result = run_subprocess("-p", "no:randomly", "--timeout=0.5", "-rA", timeout=LIMIT)
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
