@@ -13,6 +13,7 @@ tests check the recycling itself, directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -32,31 +33,162 @@ Run = Callable[..., pytest.RunResult]
 unix_only = pytest.mark.skipif(sys.platform == "win32", reason="selector loops are Unix's default")
 
 
-def test_every_test_gets_a_new_loop_object_of_asyncios_class(
-    pytester: pytest.Pytester, run: Run
+#: Loop objects are never reused: five tests, five loops, each closed after its test.
+NEW_LOOP_OBJECTS = """
+import asyncio
+import pytest
+
+SEEN = []
+
+@pytest.mark.parametrize("n", range(5))
+async def test_loop(n):
+    loop = asyncio.get_running_loop()
+    assert all(loop is not old for old in SEEN)
+    assert all(old.is_closed() for old in SEEN)
+    fresh = asyncio.new_event_loop()
+    try:
+        assert type(loop) is type(fresh)
+    finally:
+        fresh.close()
+    SEEN.append(loop)
+"""
+
+#: Exception handler, task factory, debug mode and slow-callback limit start afresh.
+SETTINGS = """
+import asyncio
+
+MINE = {}
+
+def handler(loop, context):
+    pass
+
+def factory(loop, coro, **kwargs):
+    return asyncio.Task(coro, loop=loop, **kwargs)
+
+async def test_changes_everything():
+    loop = asyncio.get_running_loop()
+    MINE["handler"] = loop.get_exception_handler()  # awaitest's, for every loop
+    loop.set_exception_handler(handler)
+    loop.set_task_factory(factory)
+    loop.set_debug(not loop.get_debug())
+    loop.slow_callback_duration = 42.0
+
+async def test_sees_none_of_it():
+    loop = asyncio.get_running_loop()
+    fresh = asyncio.new_event_loop()
+    try:
+        assert loop.get_exception_handler() is MINE["handler"]
+        assert loop.get_task_factory() is None
+        assert loop.get_debug() == fresh.get_debug()
+        assert loop.slow_callback_duration == fresh.slow_callback_duration
+    finally:
+        fresh.close()
+"""
+
+#: call_soon/call_later/call_at left behind, and threads calling the old loop, stay out.
+CALLBACKS = """
+import asyncio
+import threading
+
+RAN = []
+OLD = []
+
+async def test_leaves_callbacks():
+    loop = asyncio.get_running_loop()
+    OLD.append(loop)
+    loop.call_later(0.02, RAN.append, "later")
+    loop.call_at(loop.time() + 0.03, RAN.append, "at")
+
+async def test_later_test_runs_none_of_them():
+    before = list(RAN)
+    await asyncio.sleep(0.1)
+    assert RAN == before
+
+async def test_a_thread_calling_the_old_loop_is_refused():
+    errors = []
+
+    def call_old_loop():
+        try:
+            OLD[0].call_soon_threadsafe(RAN.append, "threadsafe")
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=call_old_loop)
+    thread.start()
+    thread.join()
+    await asyncio.sleep(0.02)
+    assert errors == ["Event loop is closed"]
+    assert "threadsafe" not in RAN
+"""
+
+#: A reader never removed stays with its closed loop; the next loop's I/O still works.
+READERS = """
+import asyncio
+import socket
+
+FIRED = []
+SOCKETS = []
+
+async def test_leaves_a_reader():
+    a, b = socket.socketpair()
+    SOCKETS.extend([a, b])
+    asyncio.get_running_loop().add_reader(a, FIRED.append, "left behind")
+
+async def test_data_for_it_reaches_nobody():
+    SOCKETS[1].send(b"x")
+    await asyncio.sleep(0.05)
+    assert FIRED == []
+
+async def test_the_next_loop_reads_its_own_sockets():
+    a, b = socket.socketpair()
+    loop = asyncio.get_running_loop()
+    got = loop.create_future()
+    loop.add_reader(a, lambda: got.done() or got.set_result(a.recv(1)))
+    b.send(b"y")
+    try:
+        assert await asyncio.wait_for(got, 1) == b"y"
+    finally:
+        loop.remove_reader(a)
+        a.close()
+        b.close()
+    assert FIRED == []
+
+def test_close_sockets():
+    for sock in SOCKETS:
+        sock.close()
+"""
+
+#: The runner gives closed default loops back to their factory, which hands the parts on.
+SELF_PIPE_TAKEN_OVER = """
+import asyncio
+PIPES = []
+async def test_first():
+    PIPES.append(asyncio.get_running_loop()._ssock)
+async def test_second():
+    assert asyncio.get_running_loop()._ssock is PIPES[0]
+"""
+
+
+@pytest.mark.parametrize(
+    ("suite", "passed"),
+    [
+        (NEW_LOOP_OBJECTS, 5),
+        (SETTINGS, 2),
+        (CALLBACKS, 3),
+        (READERS, 4),
+        (SELF_PIPE_TAKEN_OVER, 2),
+    ],
+    ids=["loop-objects", "settings", "callbacks", "readers", "self-pipe-taken-over"],
+)
+def test_a_later_tests_loop_is_new_on_the_parts_of_an_earlier_one(
+    pytester: pytest.Pytester, run: Run, suite: str, passed: int
 ) -> None:
-    """Loop objects are never reused: five tests, five loops, each closed after its test."""
-    pytester.makepyfile(
-        test_identity="""
-        import asyncio
-        import pytest
+    """In each inner suite, later tests check what they see of the earlier tests' loops.
 
-        SEEN = []
-
-        @pytest.mark.parametrize("n", range(5))
-        async def test_loop(n):
-            loop = asyncio.get_running_loop()
-            assert all(loop is not old for old in SEEN)
-            assert all(old.is_closed() for old in SEEN)
-            fresh = asyncio.new_event_loop()
-            try:
-                assert type(loop) is type(fresh)
-            finally:
-                fresh.close()
-            SEEN.append(loop)
-        """
-    )
-    run().assert_outcomes(passed=5)
+    The suites' comments above say what each checks; all their tests must pass.
+    """
+    pytester.makepyfile(test_suite=suite)
+    run().assert_outcomes(passed=passed)
 
 
 def test_objects_bound_to_an_earlier_tests_loop_fail_in_a_later_test(
@@ -88,132 +220,6 @@ def test_objects_bound_to_an_earlier_tests_loop_fail_in_a_later_test(
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*is bound to a different event loop*"])
     result.stdout.fnmatch_lines(["*attached to a different loop*"])
-
-
-def test_a_tests_loop_settings_do_not_reach_the_next_test(
-    pytester: pytest.Pytester, run: Run
-) -> None:
-    """Exception handler, task factory, debug mode and slow-callback limit start afresh."""
-    pytester.makepyfile(
-        test_settings="""
-        import asyncio
-
-        MINE = {}
-
-        def handler(loop, context):
-            pass
-
-        def factory(loop, coro, **kwargs):
-            return asyncio.Task(coro, loop=loop, **kwargs)
-
-        async def test_changes_everything():
-            loop = asyncio.get_running_loop()
-            MINE["handler"] = loop.get_exception_handler()  # awaitest's, for every loop
-            loop.set_exception_handler(handler)
-            loop.set_task_factory(factory)
-            loop.set_debug(not loop.get_debug())
-            loop.slow_callback_duration = 42.0
-
-        async def test_sees_none_of_it():
-            loop = asyncio.get_running_loop()
-            fresh = asyncio.new_event_loop()
-            try:
-                assert loop.get_exception_handler() is MINE["handler"]
-                assert loop.get_task_factory() is None
-                assert loop.get_debug() == fresh.get_debug()
-                assert loop.slow_callback_duration == fresh.slow_callback_duration
-            finally:
-                fresh.close()
-        """
-    )
-    run().assert_outcomes(passed=2)
-
-
-def test_callbacks_left_on_a_tests_loop_never_run_in_a_later_test(
-    pytester: pytest.Pytester, run: Run
-) -> None:
-    """call_soon/call_later/call_at left behind, and threads calling the old loop, stay out."""
-    pytester.makepyfile(
-        test_callbacks="""
-        import asyncio
-        import threading
-
-        RAN = []
-        OLD = []
-
-        async def test_leaves_callbacks():
-            loop = asyncio.get_running_loop()
-            OLD.append(loop)
-            loop.call_later(0.02, RAN.append, "later")
-            loop.call_at(loop.time() + 0.03, RAN.append, "at")
-
-        async def test_later_test_runs_none_of_them():
-            before = list(RAN)
-            await asyncio.sleep(0.1)
-            assert RAN == before
-
-        async def test_a_thread_calling_the_old_loop_is_refused():
-            errors = []
-
-            def call_old_loop():
-                try:
-                    OLD[0].call_soon_threadsafe(RAN.append, "threadsafe")
-                except RuntimeError as exc:
-                    errors.append(str(exc))
-
-            thread = threading.Thread(target=call_old_loop)
-            thread.start()
-            thread.join()
-            await asyncio.sleep(0.02)
-            assert errors == ["Event loop is closed"]
-            assert "threadsafe" not in RAN
-        """
-    )
-    run().assert_outcomes(passed=3)
-
-
-def test_readers_left_on_a_tests_loop_never_fire_in_a_later_test(
-    pytester: pytest.Pytester, run: Run
-) -> None:
-    """A reader never removed stays with its closed loop; the next loop's I/O still works."""
-    pytester.makepyfile(
-        test_readers="""
-        import asyncio
-        import socket
-
-        FIRED = []
-        SOCKETS = []
-
-        async def test_leaves_a_reader():
-            a, b = socket.socketpair()
-            SOCKETS.extend([a, b])
-            asyncio.get_running_loop().add_reader(a, FIRED.append, "left behind")
-
-        async def test_data_for_it_reaches_nobody():
-            SOCKETS[1].send(b"x")
-            await asyncio.sleep(0.05)
-            assert FIRED == []
-
-        async def test_the_next_loop_reads_its_own_sockets():
-            a, b = socket.socketpair()
-            loop = asyncio.get_running_loop()
-            got = loop.create_future()
-            loop.add_reader(a, lambda: got.done() or got.set_result(a.recv(1)))
-            b.send(b"y")
-            try:
-                assert await asyncio.wait_for(got, 1) == b"y"
-            finally:
-                loop.remove_reader(a)
-                a.close()
-                b.close()
-            assert FIRED == []
-
-        def test_close_sockets():
-            for sock in SOCKETS:
-                sock.close()
-        """
-    )
-    run().assert_outcomes(passed=4)
 
 
 @unix_only
@@ -384,10 +390,13 @@ def test_custom_factories_and_policies_get_plain_loops(pytester: pytest.Pytester
 
 
 @pytest.fixture
-def empty_pool() -> Iterator[None]:
-    """Start and end with no kept parts (the outer session's loops may have left some)."""
+def factory() -> Iterator[_loops.LoopFactory]:
+    """The default factory, with no kept parts at the start and the end of the test.
+
+    (The outer session's loops may have left some.)
+    """
     _loops.release_pool()
-    yield
+    yield _loops.DEFAULT
     _loops.release_pool()
 
 
@@ -395,19 +404,33 @@ def _raw(loop: asyncio.AbstractEventLoop) -> Any:
     return loop
 
 
+@pytest.fixture
+def first(factory: _loops.LoopFactory) -> Any:
+    """A loop of the default factory, whose parts the next loop may get: the test closes it."""
+    return _raw(factory.new_loop())
+
+
+@contextlib.contextmanager
+def next_loop(factory: _loops.LoopFactory) -> Iterator[Any]:
+    """A new loop of `factory`, closed by it at the end (`Any`: the tests read its parts)."""
+    loop = _raw(factory.new_loop())
+    try:
+        yield loop
+    finally:
+        factory.close(loop)
+
+
 @unix_only
-@pytest.mark.usefixtures("empty_pool")
-def test_the_default_factory_hands_selector_and_self_pipe_to_the_next_loop() -> None:
+def test_the_default_factory_hands_selector_and_self_pipe_to_the_next_loop(
+    factory: _loops.LoopFactory, first: Any
+) -> None:
     """The next loop is a new object on the same parts; the closed one lets go of them."""
-    factory = _loops.DEFAULT
-    first = _raw(factory.new_loop())
     ssock, selector = first._ssock, first._selector
     factory.close(first)
     assert first.is_closed()
     assert first._ssock is None
     assert first._selector is None
-    second = _raw(factory.new_loop())
-    try:
+    with next_loop(factory) as second:
         assert second is not first
         assert second._ssock is ssock
         assert second._selector is selector
@@ -415,54 +438,43 @@ def test_the_default_factory_hands_selector_and_self_pipe_to_the_next_loop() -> 
         # The self-pipe still wakes the loop: a thread's result comes back through it.
         assert second.run_until_complete(asyncio.to_thread(time.sleep, 0.01)) is None
         second.run_until_complete(second.shutdown_default_executor())
-    finally:
-        factory.close(second)
 
 
 @unix_only
-@pytest.mark.usefixtures("empty_pool")
-def test_a_selector_that_watched_another_file_is_not_handed_on() -> None:
+def test_a_selector_that_watched_another_file_is_not_handed_on(
+    factory: _loops.LoopFactory, first: Any
+) -> None:
     """Even with the reader removed, a selector that held another file is closed."""
-    factory = _loops.DEFAULT
-    first = _raw(factory.new_loop())
     ssock, selector = first._ssock, first._selector
     a, b = socket.socketpair()
     with a, b:
         first.add_reader(a, print)
         first.remove_reader(a)
     factory.close(first)
-    second = _raw(factory.new_loop())
-    try:
+    with next_loop(factory) as second:
         assert second._selector is not selector
         assert second._ssock is ssock  # the self-pipe itself is fine
-    finally:
-        factory.close(second)
 
 
 @unix_only
-@pytest.mark.usefixtures("empty_pool")
-def test_a_self_pipe_signal_handlers_use_is_not_handed_on() -> None:
+def test_a_self_pipe_signal_handlers_use_is_not_handed_on(
+    factory: _loops.LoopFactory, first: Any
+) -> None:
     """A loop closed with a signal handler is closed as asyncio closes it, parts and all."""
-    factory = _loops.DEFAULT
-    first = _raw(factory.new_loop())
     ssock = first._ssock
     first.add_signal_handler(signal.SIGUSR1, print)
     factory.close(first)
     assert ssock.fileno() == -1
     assert signal.set_wakeup_fd(-1) == -1
-    second = _raw(factory.new_loop())
-    try:
+    with next_loop(factory) as second:
         assert second._ssock is not ssock
-    finally:
-        factory.close(second)
 
 
 @unix_only
-@pytest.mark.usefixtures("empty_pool")
-def test_a_loop_its_user_closed_or_still_running_keeps_its_parts() -> None:
+def test_a_loop_its_user_closed_or_still_running_keeps_its_parts(
+    factory: _loops.LoopFactory, first: Any
+) -> None:
     """loop.close() by the project closes everything; closing a running loop raises."""
-    factory = _loops.DEFAULT
-    first = _raw(factory.new_loop())
     ssock = first._ssock
     first.close()
     factory.close(first)  # nothing left to do
@@ -478,29 +490,24 @@ def test_a_loop_its_user_closed_or_still_running_keeps_its_parts() -> None:
     assert second.run_until_complete(asyncio.sleep(0, "still works")) == "still works"
     ssock = second._ssock
     factory.close(second)
-    third = _raw(factory.new_loop())
-    try:
+    with next_loop(factory) as third:
         assert third._ssock is ssock
-    finally:
-        factory.close(third)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.usefixtures("empty_pool")
-def test_a_forked_child_does_not_share_the_kept_parts() -> None:
+def test_a_forked_child_does_not_share_the_kept_parts(
+    factory: _loops.LoopFactory, first: Any
+) -> None:
     """The parent's kept selector (one epoll instance) and self-pipe are not the child's."""
-    factory = _loops.DEFAULT
-    loop = _raw(factory.new_loop())
-    ssock = loop._ssock
-    factory.close(loop)
+    ssock = first._ssock
+    factory.close(first)
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork() with threads
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
-        child = _raw(factory.new_loop())
-        os.write(write_end, b"1" if child._ssock is not ssock else b"0")
-        factory.close(child)
+        with next_loop(factory) as child:
+            os.write(write_end, b"1" if child._ssock is not ssock else b"0")
         os._exit(0)
     os.close(write_end)
     try:
@@ -508,16 +515,12 @@ def test_a_forked_child_does_not_share_the_kept_parts() -> None:
     finally:
         os.close(read_end)
         os.waitpid(pid, 0)
-    again = _raw(factory.new_loop())
-    try:
+    with next_loop(factory) as again:
         assert again._ssock is ssock  # the parent keeps its own
-    finally:
-        factory.close(again)
 
 
 @unix_only
-@pytest.mark.usefixtures("empty_pool")
-def test_loops_of_a_project_policy_are_its_own() -> None:
+def test_loops_of_a_project_policy_are_its_own(factory: _loops.LoopFactory) -> None:
     """With a project's policy set, the default factory is asyncio.new_event_loop()."""
     made: list[asyncio.AbstractEventLoop] = []
     with warnings.catch_warnings():
@@ -532,8 +535,8 @@ def test_loops_of_a_project_policy_are_its_own() -> None:
         previous = asyncio.get_event_loop_policy()
         asyncio.set_event_loop_policy(Policy())
     try:
-        loop = _loops.DEFAULT.new_loop()
-        _loops.DEFAULT.close(loop)
+        loop = factory.new_loop()
+        factory.close(loop)
         assert made == [loop]
         assert loop.is_closed()
     finally:
@@ -543,36 +546,15 @@ def test_loops_of_a_project_policy_are_its_own() -> None:
 
 
 @unix_only
-@pytest.mark.usefixtures("empty_pool")
-def test_a_byte_written_late_to_the_old_self_pipe_is_harmless() -> None:
+def test_a_byte_written_late_to_the_old_self_pipe_is_harmless(
+    factory: _loops.LoopFactory, first: Any
+) -> None:
     """A thread that raced the close may still write to the self-pipe: the next loop reads it."""
-    factory = _loops.DEFAULT
-    first = _raw(factory.new_loop())
     csock = first._csock
     factory.close(first)
     assert csock.fileno() >= 0  # kept for the next loop
     csock.send(b"\0")  # what the racing call_soon_threadsafe() writes
-    second = _raw(factory.new_loop())
-    try:
+    with next_loop(factory) as second:
         assert second.run_until_complete(asyncio.sleep(0.01, "ran")) == "ran"
         with pytest.raises(BlockingIOError):
             second._ssock.recv(16)  # the loop read (and ignored) the stray byte
-    finally:
-        factory.close(second)
-
-
-def test_a_tests_loop_takes_over_the_self_pipe_of_the_loop_before_it(
-    pytester: pytest.Pytester, run: Run
-) -> None:
-    """The runner gives closed default loops back to their factory, which hands the parts on."""
-    pytester.makepyfile(
-        test_reuse="""
-        import asyncio
-        PIPES = []
-        async def test_first():
-            PIPES.append(asyncio.get_running_loop()._ssock)
-        async def test_second():
-            assert asyncio.get_running_loop()._ssock is PIPES[0]
-        """
-    )
-    run().assert_outcomes(passed=2)
