@@ -116,9 +116,6 @@ def test_a_test_on_virtual_time_runs_alone(
 def test_every_test_runs_alone_under_setup_show(pytester: pytest.Pytester, run: Run) -> None:
     """--setup-show prints each test's fixtures as they set up: tests run one by one."""
     body = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
-
-
 @pytest.fixture
 async def resource():
     await asyncio.sleep(0)
@@ -136,7 +133,7 @@ async def test_b(resource):
     await asyncio.sleep(0.01)
     note("end b")
 """
-    write_suite(pytester, "", body)
+    write_suite(pytester, CONCURRENT, body)
     result = run("--setup-show")
     result.assert_outcomes(passed=2)
     assert read_log(pytester) == ["start a", "end a", "start b", "end b"]
@@ -156,7 +153,6 @@ async def test_b(resource):
 
 
 CAPPED = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
 peak = Peak()
 meetings = [Meeting(2) for _ in range(3)]
 
@@ -184,7 +180,7 @@ def test_max_concurrency_caps_how_many_tests_run_at_once(
     """
     pytester.makeini(f"[pytest]\nawaitest_max_concurrency = {cap}\n")
     body = CAPPED if cap > 1 else CAPPED.replace("Meeting(2)", "Meeting(2, timeout=0.1)")
-    write_suite(pytester, "", body)
+    write_suite(pytester, CONCURRENT, body)
     result = run()
     if cap == 1:
         result.assert_outcomes(failed=3, passed=3)
@@ -197,7 +193,6 @@ def test_max_concurrency_caps_how_many_tests_run_at_once(
 def test_the_default_cap_is_100(pytester: pytest.Pytester, run: Run) -> None:
     """Without the ini key, 100 tests run at once: the 101st starts when one of them ends."""
     body = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
 peak = Peak()
 meeting = Meeting(100)
 
@@ -213,7 +208,7 @@ async def test_many(n):
         peak.leave()
     note("peak", peak.most)
 """
-    write_suite(pytester, "", body)
+    write_suite(pytester, CONCURRENT, body)
     result = run()
     result.assert_outcomes(passed=101)
     assert max(int(line.split()[1]) for line in read_log(pytester)) == 100

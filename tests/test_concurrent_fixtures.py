@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inner import MEET, REC, read_log, write_suite
+from inner import CONCURRENT, MEET, REC, read_log, suite, write_suite
 
 Run = Callable[..., pytest.RunResult]
 
@@ -68,8 +68,7 @@ async def test_own(n, letter, plain, gen, aplain, agen, request, tmp_path):
     assert (tmp_path / "mine").read_text() == name
     note("end", name, tmp_path.name)
 """
-    header = "meeting = Meeting(4)\npytestmark = pytest.mark.awaitest(concurrent=True)\n"
-    write_suite(pytester, header, body)
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(4)\n", body)
     result = run()
     result.assert_outcomes(passed=4)
     log = read_log(pytester)
@@ -157,18 +156,9 @@ def sync_mod(request):
     note("sync_mod down", request.module.__name__)
 """
 
-WIDE_TESTS = """
-import asyncio
-
-import pytest
-
-from meet import Meeting
-from rec import note
-
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(3)
-
-
+WIDE_TESTS = suite(
+    CONCURRENT + "meeting = Meeting(3)\n",
+    """
 async def test_a(mod, sync_mod, sess):
     await meeting()
     assert mod == __name__
@@ -184,7 +174,8 @@ async def test_b(sess, sync_mod, mod):
 async def test_c(mod):
     await meeting()
     note("end c", __name__)
-"""
+""",
+)
 
 
 def test_wider_fixtures_are_set_up_once_and_torn_down_after_every_test(
@@ -218,7 +209,6 @@ def test_each_test_has_its_own_context(pytester: pytest.Pytester, run: Run) -> N
 import contextvars
 
 var = contextvars.ContextVar("var", default="unset")
-pytestmark = pytest.mark.awaitest(concurrent=True)
 
 
 @pytest.fixture
@@ -251,7 +241,7 @@ async def test_d():
     await meeting()
     assert var.get() == "unset"
 """
-    write_suite(pytester, "meeting = Meeting(4)\n", body)
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(4)\n", body)
     result = run()
     result.assert_outcomes(passed=4)
 
@@ -263,10 +253,6 @@ def test_wider_fixture_parameters_never_overlap(pytester: pytest.Pytester, run: 
     (they meet), then "x" is torn down, then the tests of "y" overlap.
     """
     body = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meetings = {"x": Meeting(2), "y": Meeting(2)}
-
-
 @pytest.fixture(scope="module", params=["x", "y"])
 async def db(request):
     note("db up", request.param)
@@ -285,7 +271,7 @@ async def test_two(db):
     await meetings[db]()
     note("end two", db)
 """
-    write_suite(pytester, "", body)
+    write_suite(pytester, CONCURRENT + 'meetings = {"x": Meeting(2), "y": Meeting(2)}\n', body)
     result = run("-v")
     result.assert_outcomes(passed=4)
     log = read_log(pytester)
@@ -304,10 +290,6 @@ def test_request_getfixturevalue_works_in_a_concurrent_test(
     As in a sequential run (parametrizing over fixture names is a common use).
     """
     body = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(2)
-
-
 @pytest.fixture
 def named(request):
     yield request.node.name
@@ -321,7 +303,7 @@ async def test_by_name(request, n):
     assert request.getfixturevalue("tmp_path").name.startswith("test_by_name")
     assert request.getfixturevalue("named") == request.node.name
 """
-    write_suite(pytester, "", body)
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(2)\n", body)
     result = run()
     result.assert_outcomes(passed=2)
     assert sorted(read_log(pytester)) == [f"named down test_by_name[{n}]" for n in (1, 2)]
@@ -332,10 +314,6 @@ def test_request_getfixturevalue_of_an_async_fixture_says_why_it_cannot_run(
 ) -> None:
     """An async fixture asked for by name inside async code: awaitest's message, as sequentially."""
     body = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(2)
-
-
 @pytest.fixture
 async def lazy():
     await asyncio.sleep(0)
@@ -351,7 +329,7 @@ async def test_asks_by_name(request):
     await meeting()
     request.getfixturevalue("lazy")
 """
-    write_suite(pytester, "", body)
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(2)\n", body)
     result = run()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
@@ -370,10 +348,6 @@ def test_request_addfinalizer_works_in_a_concurrent_test(
 ) -> None:
     """A finalizer a test adds from its body, before or after awaiting, runs at its teardown."""
     body = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(2)
-
-
 async def test_early(request):
     request.addfinalizer(lambda: note("finalized early"))
     await meeting()
@@ -383,7 +357,7 @@ async def test_late(request):
     await meeting()
     request.addfinalizer(lambda: note("finalized late"))
 """
-    write_suite(pytester, "", body)
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(2)\n", body)
     result = run()
     result.assert_outcomes(passed=2)
     assert sorted(read_log(pytester)) == ["finalized early", "finalized late"]

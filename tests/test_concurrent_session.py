@@ -150,8 +150,6 @@ def test_sequential_tests_around_a_group_run_as_usual(pytester: pytest.Pytester,
 
 
 STOPS = """
-pytestmark = pytest.mark.awaitest(concurrent=True)
-meeting = Meeting(2)
 failed = asyncio.Event()
 
 
@@ -192,7 +190,7 @@ def test_stopping_at_the_first_failure_starts_no_new_test(
     The test already running beside the failing one finishes and is reported.
     """
     pytester.makeini("[pytest]\nawaitest_max_concurrency = 2\n")
-    write_suite(pytester, "", STOPS)
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(2)\n", STOPS)
     result = run("-v", option)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, failed=1)
@@ -209,7 +207,7 @@ def test_stopping_at_the_first_failure_starts_no_new_test(
 
 def test_stopping_lets_the_running_tests_finish(pytester: pytest.Pytester, run: Run) -> None:
     """Without a cap every test has started when one fails: they all finish and are reported."""
-    write_suite(pytester, "", STOPS)
+    write_suite(pytester, CONCURRENT + "meeting = Meeting(2)\n", STOPS)
     result = run("-v", "-x")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=3, failed=1)
